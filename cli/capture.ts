@@ -1,0 +1,129 @@
+// `pipeprof capture`: flags and config file → a CaptureConfig → core capture; prints a summary or JSON.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { CAPTURE_DEFAULTS, checkFields, mergeConfig } from '../core/config/capture-config';
+import type { CaptureConfig, ConfigField } from '../core/config/capture-config';
+import { UsageError } from '../core/config/errors';
+import { capture } from '../core/io/capture';
+import type { CaptureSummary } from '../core/io/capture';
+import type { Fault } from '../core/runtime/protocol';
+import type { CliIO } from './io';
+import { Progress } from './io';
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const def = (k: keyof CaptureConfig) => `(default: ${JSON.stringify(CAPTURE_DEFAULTS[k])})`;
+
+/** Registers the flags shared by capture-like commands. */
+export function captureFlags(cmd: Command): Command {
+  return cmd
+    .option('--model <name>', `mlp | cnn | transformer | path to a tfjs model.json ${def('model')}`)
+    .option('--stages <S>', `stages, with a uniform balance ${def('stages')}`)
+    .option('--balance <list>', 'layers per stage, e.g. 3,3,2 (default: uniform over --stages)')
+    .option('--microbatches <M>', `micro-batches per minibatch ${def('microbatches')}`)
+    .option('--batch <B>', `samples per minibatch ${def('batch')}`)
+    .option('--schedule <name>', `gpipe | 1f1b ${def('schedule')}`)
+    .option('--recompute <mode>', `always | except-last | never ${def('recompute')}`)
+    .option('--steps <T>', `measured steps ${def('steps')}`)
+    .option('--warmup <W>', `unmeasured steps first ${def('warmup')}`)
+    .option('--optimizer <name>', `sgd | momentum | adam ${def('optimizer')}`)
+    .option('--lr <x>', `learning rate ${def('lr')}`)
+    .option('--backend <name>', `wasm | tensorflow | tensorflow-gpu | webgpu | cpu ${def('backend')}`)
+    .option('--seed <N>', `seed for weights and data ${def('seed')}`)
+    .option('--out <file>', `trace file to write ${def('out')}`)
+    .option('--save-weights <file>', 'write the final weights as JSON (layer → weight → {shape, values}) (default: off)')
+    .option('--json', 'print one JSON summary on stdout (default: off)')
+    .option('--quiet', 'no progress bar (default: off)');
+}
+
+const NUMBER_FIELDS = new Set(['stages', 'microbatches', 'batch', 'steps', 'warmup', 'lr', 'seed']);
+
+/** Commander's string flags → a partial config; unparsable numbers stay strings so validation names them. */
+export function flagsToConfig(flags: Record<string, unknown>): Partial<CaptureConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(flags)) {
+    if (v === undefined || k === 'json' || k === 'quiet') continue;
+    if (NUMBER_FIELDS.has(k)) out[k] = v === '' || Number.isNaN(Number(v)) ? v : Number(v);
+    else if (k === 'balance') {
+      const parts = String(v).split(',').map((x) => x.trim());
+      out[k] = parts.every((p) => p !== '' && !Number.isNaN(Number(p))) ? parts.map(Number) : v;
+    } else out[k] = v;
+  }
+  return out as Partial<CaptureConfig>;
+}
+
+/** Reads a config file; paths inside it are relative to its folder. Problems name the file. */
+export function readConfigFile(file: string): Partial<CaptureConfig> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError([`${file}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError([`${file}: is not valid JSON (${(e as Error).message}); fix the syntax (the JSON Schema in schema/pipeprof.config.schema.json describes the fields)`]);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError([`${file}: must hold a JSON object of settings, e.g. {"model": "mlp", "stages": 2}`]);
+  const obj = raw as Record<string, unknown>;
+  const problems = checkFields(obj, (f) => `${file}: ${f}`);
+  if (problems.length) throw new UsageError(problems);
+  const dir = path.dirname(file);
+  const rel = (p: unknown) => (typeof p === 'string' && !path.isAbsolute(p) ? path.join(dir, p) : p);
+  const cfg = { ...obj } as Record<string, unknown>;
+  delete cfg.$schema;
+  for (const k of ['out', 'saveWeights']) if (cfg[k] !== undefined) cfg[k] = rel(cfg[k]);
+  const m = cfg.model;
+  if (typeof m === 'string' && m.endsWith('.json')) cfg.model = rel(m);
+  else if (m && typeof m === 'object' && String((m as { name: string }).name).endsWith('.json')) cfg.model = { ...(m as object), name: rel((m as { name: string }).name) };
+  return cfg as Partial<CaptureConfig>;
+}
+
+/** PIPEPROF_FAULT=stage:op:step:kind (e.g. 1:B:1:throw) injects a fault, for tests of the failure path. */
+export function faultFromEnv(v: string | undefined): Fault | undefined {
+  if (!v) return undefined;
+  const [stage, op, step, kind] = v.split(':');
+  if (!['F', 'B', 'R', 'OPT'].includes(op) || !['throw', 'exit', 'nan', 'hang'].includes(kind) || Number.isNaN(+stage) || Number.isNaN(+step))
+    throw new UsageError([`PIPEPROF_FAULT must be stage:op:step:kind with op F|B|R|OPT and kind throw|exit|nan|hang (got "${v}"); unset it for a normal run`]);
+  return { stage: +stage, op: op as Fault['op'], step: +step, kind: kind as Fault['kind'] };
+}
+
+/** Resolves config file + flags into one validated configuration, naming where each bad value came from. */
+export function resolveCaptureConfig(configFile: string | undefined, flags: Record<string, unknown>): { cfg: CaptureConfig; source: (f: string) => string } {
+  const fromFile = configFile ? readConfigFile(configFile) : {};
+  const fromFlags = flagsToConfig(flags);
+  const problems = checkFields(fromFlags as Record<string, unknown>, (f) => `--${kebab(f)}`);
+  if (problems.length) throw new UsageError(problems);
+  const source = (f: string) => (f in fromFlags ? `--${kebab(f)}` : configFile && f in fromFile ? `${configFile}: ${f}` : `${f} (default ${JSON.stringify(CAPTURE_DEFAULTS[f as ConfigField & keyof CaptureConfig])})`);
+  return { cfg: mergeConfig(fromFile, fromFlags), source };
+}
+
+export function printSummary(io: CliIO, s: CaptureSummary, losses: number[]): void {
+  const p = s.plan;
+  io.out(
+    [
+      `plan        ${p.stages} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}`,
+      `step time   ${s.stepTimeMs.toFixed(1)} ms (median)   ${s.samplesPerSec.toFixed(1)} samples/s`,
+      `loss        ${losses[0]?.toFixed(4)} → ${s.finalLoss.toFixed(4)}`,
+      `trace       ${s.trace}  (open in Perfetto or chrome://tracing)`,
+      '',
+    ].join('\n'),
+  );
+}
+
+export function registerCapture(program: Command, io: CliIO): void {
+  captureFlags(program.command('capture').argument('[config]', 'a pipeprof.config.json (flags override it)').description('train a plan on stage workers and write its trace'))
+    .action(async (configFile: string | undefined, flags: Record<string, unknown>) => {
+      const { cfg, source } = resolveCaptureConfig(configFile, flags);
+      const progress = new Progress(io, 'capture');
+      const { summary, result } = await capture(cfg, {
+        source,
+        fault: faultFromEnv(process.env.PIPEPROF_FAULT),
+        onStep: flags.quiet ? undefined : (p) => progress.update(p.step + 1, p.total, `${p.warmup ? 'warm-up ' : ''}${p.stepMs.toFixed(0)} ms  loss ${p.loss.toFixed(4)}`),
+      });
+      if (flags.json) io.out(`${JSON.stringify(summary)}\n`);
+      else printSummary(io, summary, result.losses);
+    });
+}

@@ -1,0 +1,54 @@
+// The pipeprof program: `run(argv)` for tests, `main()` owning printed errors and exit codes.
+import { Command, CommanderError } from 'commander';
+import { UsageError } from '../core/config/errors';
+import { PipelineError } from '../core/runtime/executor';
+import type { CliIO } from './io';
+import { processIO } from './io';
+import { registerCapture } from './capture';
+import { registerDemo } from './demo';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('pipeprof')
+    .description('profile and plan pipeline-parallel training')
+    .version(require('../../package.json').version)
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureHelp({ sortOptions: false });
+  registerCapture(program, io);
+  registerDemo(program, io);
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  return program;
+}
+
+/** Runs the CLI with `argv` (no node/script prefix) and returns the exit code; never exits the process. */
+export async function run(argv: string[], io: CliIO = processIO): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      for (const p of e.problems) io.err(`pipeprof: ${p}\n`);
+      return EXIT.usage;
+    }
+    if (e instanceof PipelineError) {
+      io.err(`pipeprof: run failed: ${e.message}\n`);
+      const out = (e.trace.pipeprof.steps.length || e.trace.traceEvents.length) ? ' (partial trace written)' : '';
+      io.err(`pipeprof: the trace up to the failure is kept${out}; fix the cause and capture again\n`);
+      return EXIT.failed;
+    }
+    io.err(`pipeprof: ${(e as Error).message ?? String(e)}\n`);
+    return EXIT.failed;
+  }
+}
+
+export async function main(): Promise<void> {
+  process.exitCode = await run(process.argv.slice(2));
+}

@@ -1,0 +1,178 @@
+// The capture configuration: defaults, merging (defaults < config file < flags), and validation with one line per problem.
+import { BUILTIN_MODELS } from '../model/builtin';
+import { SCHEDULES, RECOMPUTE_MODES } from '../schedule/types';
+import type { ScheduleName, RecomputeMode } from '../schedule/types';
+import { BACKENDS } from '../runtime/backends';
+import type { BackendName } from '../runtime/backends';
+import { OPTIMIZERS } from '../runtime/optimizer';
+import type { OptimizerName } from '../runtime/optimizer';
+
+/** A model by name (`mlp`, `cnn`, `transformer`, or a path to a tfjs model.json), with options for built-ins. */
+export type ModelChoice = string | { name: string; [option: string]: number | string };
+
+export interface CaptureConfig {
+  model: ModelChoice;
+  stages?: number;
+  balance?: number[];
+  microbatches: number;
+  batch: number;
+  schedule: ScheduleName;
+  recompute: RecomputeMode;
+  steps: number;
+  warmup: number;
+  optimizer: OptimizerName;
+  lr: number;
+  backend: BackendName;
+  seed: number;
+  out: string;
+  saveWeights?: string;
+}
+
+export const CAPTURE_DEFAULTS: CaptureConfig = {
+  model: 'mlp',
+  stages: 2,
+  microbatches: 4,
+  batch: 32,
+  schedule: '1f1b',
+  recompute: 'never',
+  steps: 10,
+  warmup: 2,
+  optimizer: 'adam',
+  lr: 0.001,
+  backend: 'wasm',
+  seed: 0,
+  out: 'run.pptrace.json',
+};
+
+/** Every field a config file may hold, with its rule; the shipped JSON Schema mirrors this table. */
+export const CONFIG_FIELDS = {
+  model: 'a built-in model (mlp, cnn, transformer), a path to a tfjs model.json, or {"name": ..., options}',
+  stages: 'a positive integer',
+  balance: 'a list of positive integers, layers per stage',
+  microbatches: 'a positive integer dividing batch',
+  batch: 'a positive integer',
+  schedule: `one of ${SCHEDULES.join(', ')}`,
+  recompute: `one of ${RECOMPUTE_MODES.join(', ')}`,
+  steps: 'a positive integer',
+  warmup: 'a non-negative integer',
+  optimizer: `one of ${OPTIMIZERS.join(', ')}`,
+  lr: 'a positive number',
+  backend: `one of ${BACKENDS.join(', ')}`,
+  seed: 'a non-negative integer',
+  out: 'a file path',
+  saveWeights: 'a file path',
+} as const;
+
+export type ConfigField = keyof typeof CONFIG_FIELDS;
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
+/**
+ * Checks a partial configuration as read from a file or flags; `source` prefixes each problem
+ * (e.g. `pipeprof.config.json: ` or `--`). Returns the problems, one line each.
+ */
+export function checkFields(raw: Record<string, unknown>, source: (field: string) => string): string[] {
+  const problems: string[] = [];
+  const p = (field: string, rule: string, value: unknown, fix: string) =>
+    problems.push(`${source(field)} must be ${rule} (got ${JSON.stringify(value)}); ${fix}`);
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    switch (k as ConfigField | '$schema') {
+      case '$schema':
+        break;
+      case 'model':
+        if (typeof v === 'string') {
+          if (!(BUILTIN_MODELS as readonly string[]).includes(v) && !v.endsWith('.json'))
+            p(k, CONFIG_FIELDS.model, v, `use one of ${BUILTIN_MODELS.join(', ')} or a path ending in .json`);
+        } else if (!v || typeof v !== 'object' || typeof (v as { name?: unknown }).name !== 'string') {
+          p(k, CONFIG_FIELDS.model, v, 'write e.g. "model": "transformer" or "model": {"name": "mlp", "width": 256}');
+        } else {
+          const { name, ...opts } = v as { name: string };
+          if (!(BUILTIN_MODELS as readonly string[]).includes(name) && !name.endsWith('.json'))
+            p(`${k}.name`, CONFIG_FIELDS.model, name, `use one of ${BUILTIN_MODELS.join(', ')}`);
+          for (const [o, ov] of Object.entries(opts))
+            if (!isInt(ov) || ov <= 0) p(`${k}.${o}`, 'a positive integer', ov, `set ${o} to a whole number above 0 or remove it`);
+        }
+        break;
+      case 'stages':
+      case 'microbatches':
+      case 'batch':
+      case 'steps':
+        if (!isInt(v) || v <= 0) p(k, 'a positive integer', v, `set ${k} to a whole number above 0`);
+        break;
+      case 'warmup':
+      case 'seed':
+        if (!isInt(v) || v < 0) p(k, 'a non-negative integer', v, `set ${k} to 0 or a larger whole number`);
+        break;
+      case 'lr':
+        if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) p(k, 'a positive number', v, 'try 0.001');
+        break;
+      case 'balance':
+        if (!Array.isArray(v) || v.length === 0 || !v.every((n) => isInt(n) && n > 0))
+          p(k, CONFIG_FIELDS.balance, v, 'write e.g. [3, 3, 2] (--balance 3,3,2), one positive count per stage');
+        break;
+      case 'schedule':
+        if (!(SCHEDULES as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.schedule, v, `use ${SCHEDULES.join(' or ')}`);
+        break;
+      case 'recompute':
+        if (!(RECOMPUTE_MODES as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.recompute, v, `use ${RECOMPUTE_MODES.join(', ')}`);
+        break;
+      case 'optimizer':
+        if (!(OPTIMIZERS as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.optimizer, v, `use ${OPTIMIZERS.join(', ')}`);
+        break;
+      case 'backend':
+        if (!(BACKENDS as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.backend, v, `use ${BACKENDS.join(', ')}`);
+        break;
+      case 'out':
+      case 'saveWeights':
+        if (typeof v !== 'string' || v.length === 0) p(k, CONFIG_FIELDS[k as 'out' | 'saveWeights'], v, 'give a file name');
+        break;
+      default:
+        problems.push(`${source(k)} is not a known field; remove it (known fields: ${Object.keys(CONFIG_FIELDS).join(', ')})`);
+    }
+  }
+  return problems;
+}
+
+/** Merges defaults < file < flags. Giving a balance in a later layer drops an earlier `stages` and vice versa. */
+export function mergeConfig(file: Partial<CaptureConfig>, flags: Partial<CaptureConfig>): CaptureConfig {
+  const out: CaptureConfig = { ...CAPTURE_DEFAULTS };
+  for (const layer of [file, flags]) {
+    const defined = Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)) as Partial<CaptureConfig>;
+    if (defined.balance !== undefined && defined.stages === undefined) delete out.stages;
+    if (defined.stages !== undefined && defined.balance === undefined) delete out.balance;
+    Object.assign(out, defined);
+  }
+  return out;
+}
+
+/** Splits `layers` into `stages` contiguous runs as evenly as possible, earlier stages taking the remainder. */
+export function uniformBalance(layers: number, stages: number): number[] {
+  const base = Math.floor(layers / stages);
+  return Array.from({ length: stages }, (_, s) => base + (s < layers % stages ? 1 : 0));
+}
+
+/** Cross-field rules once the model's layer count is known; returns the balance to use, or problems. */
+export function resolveBalance(cfg: CaptureConfig, layers: number, source: (field: string) => string): { balance: number[]; problems: string[] } {
+  const problems: string[] = [];
+  const suggest = (s: number) => uniformBalance(layers, Math.min(s, layers)).join(',');
+  let balance: number[];
+  if (cfg.balance) {
+    balance = cfg.balance;
+    const sum = balance.reduce((a, b) => a + b, 0);
+    if (sum !== layers)
+      problems.push(`${source('balance')} has ${sum} layers but the model has ${layers} (balance: [${balance.join(',')}]); use --balance ${suggest(balance.length)} or --stages ${balance.length}`);
+    if (cfg.stages !== undefined && cfg.stages !== balance.length)
+      problems.push(`${source('stages')} is ${cfg.stages} but the balance has ${balance.length} stages ([${balance.join(',')}]); give one of --stages or --balance`);
+  } else {
+    const S = cfg.stages ?? 1;
+    if (S > layers) problems.push(`${source('stages')} is ${S} but the model has only ${layers} layers, and a stage needs at least one; use --stages ${layers} or fewer`);
+    balance = uniformBalance(layers, Math.min(S, layers));
+  }
+  if (cfg.batch % cfg.microbatches !== 0) {
+    const divisors = Array.from({ length: cfg.batch }, (_, i) => i + 1).filter((d) => cfg.batch % d === 0 && d <= 64);
+    problems.push(`${source('batch')} ${cfg.batch} is not divisible by microbatches ${cfg.microbatches}; use --microbatches ${divisors.filter((d) => d <= cfg.microbatches).pop() ?? 1} (divisors of ${cfg.batch}: ${divisors.join(', ')})`);
+  }
+  if (cfg.microbatches > cfg.batch) problems.push(`${source('microbatches')} ${cfg.microbatches} exceeds batch ${cfg.batch}; a micro-batch needs at least one sample`);
+  return { balance, problems };
+}

@@ -1,0 +1,105 @@
+// Capture: resolve a configuration into a model and plan, train it traced, write the trace (also a partial one) and weights.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CaptureConfig } from '../config/capture-config';
+import { resolveBalance } from '../config/capture-config';
+import { UsageError } from '../config/errors';
+import type { ModelSpec } from '../model/types';
+import { builtinModel, BUILTIN_MODELS } from '../model/builtin';
+import type { BuiltinModel } from '../model/builtin';
+import type { Plan } from '../schedule/types';
+import { loadModelJson } from './load-model-json';
+import { writeFileAtomic } from './atomic';
+import { runPipeline, PipelineError, median } from '../runtime/executor';
+import type { RunOptions, RunResult, Weights } from '../runtime/executor';
+import { BackendMissingError, checkBackendInstalled } from '../runtime/backends';
+import { DEFAULT_OPTIMIZER } from '../runtime/optimizer';
+import type { Fault } from '../runtime/protocol';
+
+/** The summary `capture --json` prints; scripts and the extension rely on these names. */
+export interface CaptureSummary {
+  plan: { stages: number; balance: number[]; microbatches: number; schedule: string; recompute: string };
+  stepTimeMs: number;
+  samplesPerSec: number;
+  finalLoss: number;
+  trace: string;
+}
+
+export async function loadModel(choice: CaptureConfig['model']): Promise<ModelSpec> {
+  const name = typeof choice === 'string' ? choice : choice.name;
+  const options = typeof choice === 'string' ? {} : Object.fromEntries(Object.entries(choice).filter(([k]) => k !== 'name'));
+  if ((BUILTIN_MODELS as readonly string[]).includes(name)) return builtinModel(name as BuiltinModel, options as Record<string, number>);
+  return loadModelJson(name);
+}
+
+/** Model and plan for a configuration, or a UsageError listing every problem. */
+export async function resolvePlan(cfg: CaptureConfig, source: (field: string) => string): Promise<{ model: ModelSpec; plan: Plan }> {
+  let model: ModelSpec;
+  try {
+    model = await loadModel(cfg.model);
+  } catch (e) {
+    throw new UsageError([(e as Error).message]);
+  }
+  const { balance, problems } = resolveBalance(cfg, model.layers.length, source);
+  try {
+    checkBackendInstalled(cfg.backend);
+  } catch (e) {
+    if (e instanceof BackendMissingError) problems.push(`${source('backend')}: ${e.message}`);
+    else throw e;
+  }
+  if (problems.length) throw new UsageError(problems);
+  return { model, plan: { balance, microbatches: cfg.microbatches, schedule: cfg.schedule, recompute: cfg.recompute, replicas: 1 } };
+}
+
+export function weightsToJson(w: Weights): string {
+  const out: Record<string, Record<string, { shape: number[]; values: number[] }>> = {};
+  for (const [layer, ws] of Object.entries(w)) {
+    out[layer] = {};
+    for (const [name, { shape, values }] of Object.entries(ws)) out[layer][name] = { shape, values: Array.from(values) };
+  }
+  return JSON.stringify(out);
+}
+
+export interface CaptureOptions {
+  source?: (field: string) => string;
+  onStep?: RunOptions['onStep'];
+  fault?: Fault;
+  /** Off only for measuring the recorder's cost; the trace then holds metadata alone. */
+  trace?: boolean;
+  stepTimeoutMs?: number;
+}
+
+/** Runs a capture end to end. On a failed run, the partial trace is written and the PipelineError rethrown. */
+export async function capture(cfg: CaptureConfig, opts: CaptureOptions = {}): Promise<{ summary: CaptureSummary; result: RunResult }> {
+  const source = opts.source ?? ((f: string) => f);
+  const { model, plan } = await resolvePlan(cfg, source);
+  for (const f of [cfg.out, cfg.saveWeights]) {
+    if (!f) continue;
+    const dir = path.dirname(path.resolve(f));
+    if (!fs.existsSync(dir)) throw new UsageError([`${f}: folder ${dir} does not exist; create it or choose another output path`]);
+  }
+  let result: RunResult;
+  try {
+    result = await runPipeline({
+      model, plan, batch: cfg.batch, steps: cfg.steps, warmup: cfg.warmup,
+      optimizer: { ...DEFAULT_OPTIMIZER, kind: cfg.optimizer, lr: cfg.lr }, backend: cfg.backend, seed: cfg.seed,
+      trace: opts.trace ?? true, saveWeights: !!cfg.saveWeights, fault: opts.fault, stepTimeoutMs: opts.stepTimeoutMs, onStep: opts.onStep,
+    });
+  } catch (e) {
+    if (e instanceof PipelineError) await writeFileAtomic(cfg.out, JSON.stringify(e.trace));
+    throw e;
+  }
+  await writeFileAtomic(cfg.out, JSON.stringify(result.trace));
+  if (cfg.saveWeights && result.weights) await writeFileAtomic(cfg.saveWeights, weightsToJson(result.weights));
+  const stepTimeMs = median(result.stepTimesMs);
+  return {
+    result,
+    summary: {
+      plan: { stages: plan.balance.length, balance: plan.balance, microbatches: plan.microbatches, schedule: plan.schedule, recompute: plan.recompute },
+      stepTimeMs,
+      samplesPerSec: (cfg.batch * 1000) / stepTimeMs,
+      finalLoss: result.losses[result.losses.length - 1],
+      trace: cfg.out,
+    },
+  };
+}

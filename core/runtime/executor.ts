@@ -1,0 +1,222 @@
+// Runs a plan: one worker per stage, steps driven from here, every worker's trace collected; a failure stops all cleanly.
+import { Worker, MessageChannel } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ModelSpec } from '../model/types';
+import { summarizeLayers } from '../model/types';
+import type { Plan } from '../schedule/types';
+import { buildSchedule } from '../schedule';
+import type { HostInfo, StepRecord, TraceEvent, TraceFile } from '../trace/schema';
+import { buildTraceFile } from '../trace/chrome';
+import { clockUs } from '../trace/recorder';
+import type { Fault, FromStage, StageInit, ToStage } from './protocol';
+import type { BackendName } from './backends';
+import { checkBackendInstalled } from './backends';
+import type { OptimizerConfig } from './optimizer';
+
+export interface RunOptions {
+  model: ModelSpec;
+  plan: Plan;
+  batch: number;
+  /** Measured steps, after `warmup` unmeasured ones. */
+  steps: number;
+  warmup: number;
+  optimizer: OptimizerConfig;
+  backend: BackendName;
+  seed: number;
+  /** Record trace events (off only to measure the recorder's own cost). */
+  trace: boolean;
+  saveWeights?: boolean;
+  fault?: Fault;
+  /** A step taking longer than this fails the run (a hung worker); 0 = no limit. */
+  stepTimeoutMs?: number;
+  onStep?: (p: { step: number; total: number; loss: number; stepMs: number; warmup: boolean }) => void;
+}
+
+export type Weights = Record<string, Record<string, { shape: number[]; values: Float32Array }>>;
+
+export interface RunResult {
+  trace: TraceFile;
+  /** Wall time of each measured (non-warm-up) step. */
+  stepTimesMs: number[];
+  losses: number[];
+  weights?: Weights;
+  /** Live tensors per stage after the last step (flat across steps means no leak). */
+  tensorsPerStep: number[][];
+}
+
+/** A run that stopped: what failed, and the trace up to that point. */
+export class PipelineError extends Error {
+  constructor(
+    message: string,
+    readonly trace: TraceFile,
+    readonly where: { stage?: number; op?: string; step?: number | null },
+  ) {
+    super(message);
+  }
+}
+
+export function hostInfo(tfjs: string): HostInfo {
+  const cpus = os.cpus();
+  return { platform: os.platform(), arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryBytes: os.totalmem(), node: process.version, tfjs };
+}
+
+/** The first layer of each stage. */
+export function stageOffsets(balance: number[]): number[] {
+  const out: number[] = [];
+  let n = 0;
+  for (const b of balance) {
+    out.push(n);
+    n += b;
+  }
+  return out;
+}
+
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = xs.slice().sort((a, b) => a - b);
+  const h = Math.floor(s.length / 2);
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+export async function runPipeline(opts: RunOptions): Promise<RunResult> {
+  const { model, plan, batch, backend } = opts;
+  checkBackendInstalled(backend);
+  const S = plan.balance.length;
+  const schedule = buildSchedule(plan);
+  const offsets = stageOffsets(plan.balance);
+  const t0Ms = performance.timeOrigin + performance.now();
+  const channels = Array.from({ length: S - 1 }, () => new MessageChannel());
+  const events: TraceEvent[] = [];
+  const steps: StepRecord[] = [];
+  let tfjsVersion = '';
+  let stopping = false;
+  let failure: { message: string; stage?: number; op?: string; step?: number | null } | null = null;
+  let onFailure: (() => void) | null = null;
+  const waiting = new Map<string, { need: number; got: FromStage[]; resolve: (m: FromStage[]) => void }>();
+
+  const fail = (f: NonNullable<typeof failure>) => {
+    if (failure || stopping) return;
+    failure = f;
+    onFailure?.();
+  };
+  const arrive = (kind: string, m: FromStage) => {
+    const w = waiting.get(kind);
+    if (!w) return;
+    w.got.push(m);
+    if (w.got.length === w.need) {
+      waiting.delete(kind);
+      w.resolve(w.got);
+    }
+  };
+
+  const workers = plan.balance.map((n, s) => {
+    const initialWeights = model.initialWeights
+      ? Object.fromEntries(model.layers.slice(offsets[s], offsets[s] + n).map((l) => [l.name, model.initialWeights![l.name]]).filter(([, v]) => v))
+      : undefined;
+    const init: StageInit = {
+      stage: s, stages: S, firstLayer: offsets[s], model: { ...model, initialWeights }, plan, ops: schedule[s],
+      batch, seed: opts.seed, optimizer: opts.optimizer, backend, trace: opts.trace, t0Ms, fault: opts.fault,
+    };
+    const prev: MessagePort | null = s > 0 ? channels[s - 1].port2 : null;
+    const next: MessagePort | null = s < S - 1 ? channels[s].port1 : null;
+    const transfer = [prev, next].filter((p): p is MessagePort => p !== null);
+    const w = new Worker(path.join(__dirname, 'stage-worker.js'), { workerData: { init, prev, next }, transferList: transfer, stdout: false, stderr: false });
+    w.on('message', (m: FromStage) => {
+      if (m.type === 'error') {
+        events.push(...m.events);
+        fail({ message: m.message, stage: m.stage, op: m.op, step: m.step });
+      } else {
+        if (m.type === 'step-done') events.push(...m.events);
+        if (m.type === 'ready') tfjsVersion = m.tfjs;
+        arrive(m.type, m);
+      }
+    });
+    w.on('error', (e) => fail({ message: `worker crashed: ${e.message}`, stage: s }));
+    w.on('exit', (code) => fail({ message: `worker exited with code ${code}`, stage: s }));
+    return w;
+  });
+
+  /** Waits until every stage sends `kind`, or the run fails, or the timeout passes. */
+  const all = <T extends FromStage['type']>(kind: T, timeoutMs = 0): Promise<Extract<FromStage, { type: T }>[]> =>
+    new Promise((resolve, reject) => {
+      const timer = timeoutMs > 0 ? setTimeout(() => fail({ message: `no progress for ${timeoutMs} ms while waiting for ${kind}: a stage is hung` }), timeoutMs) : null;
+      onFailure = () => {
+        if (timer) clearTimeout(timer);
+        reject(new Error('failed'));
+      };
+      if (failure) return onFailure();
+      waiting.set(kind, {
+        need: S, got: [], resolve: (m) => {
+          if (timer) clearTimeout(timer);
+          resolve(m as Extract<FromStage, { type: T }>[]);
+        },
+      });
+    });
+  const broadcast = (m: ToStage) => workers.forEach((w) => w.postMessage(m));
+
+  const stopAll = async () => {
+    stopping = true;
+    await Promise.all(workers.map((w) => w.terminate().catch(() => undefined)));
+    channels.forEach((c) => {
+      c.port1.close();
+      c.port2.close();
+    });
+  };
+
+  const meta = () => ({
+    status: failure ? ('failed' as const) : ('complete' as const),
+    ...(failure ? { error: failure } : {}),
+    plan,
+    model: { name: model.name, options: model.options, loss: model.loss },
+    backend,
+    host: hostInfo(tfjsVersion),
+    run: { batch, steps: opts.steps, warmup: opts.warmup, optimizer: opts.optimizer.kind, lr: opts.optimizer.lr, seed: opts.seed },
+    layers: summarizeLayers(model),
+    steps,
+  });
+
+  const stepTimesMs: number[] = [];
+  const losses: number[] = [];
+  const tensorsPerStep: number[][] = [];
+  let weights: Weights | undefined;
+  try {
+    await all('ready', opts.stepTimeoutMs ? Math.max(opts.stepTimeoutMs, 60_000) : 0);
+    const total = opts.warmup + opts.steps;
+    for (let t = 0; t < total; t++) {
+      const startUs = clockUs(t0Ms);
+      const a = performance.now();
+      broadcast({ type: 'step', step: t });
+      const done = await all('step-done', opts.stepTimeoutMs ?? 0);
+      const stepMs = performance.now() - a;
+      const loss = done.find((d) => d.loss !== null)!.loss!;
+      const warmup = t < opts.warmup;
+      steps.push({ step: t, startUs, endUs: clockUs(t0Ms), loss, warmup });
+      tensorsPerStep.push(done.slice().sort((x, y) => x.step - y.step).map((d) => d.tensors));
+      if (!Number.isFinite(loss)) {
+        fail({ message: `loss is ${loss} at step ${t}: training diverged; lower --lr or check the model`, stage: S - 1, op: 'F', step: t });
+        throw new Error('failed');
+      }
+      if (!warmup) stepTimesMs.push(stepMs);
+      losses.push(loss);
+      opts.onStep?.({ step: t, total, loss, stepMs, warmup });
+    }
+    if (opts.saveWeights) {
+      weights = {};
+      for (const m of await all('weights')) Object.assign(weights, m.weights);
+    }
+  } catch (e) {
+    await stopAll();
+    if (failure) {
+      const f = failure as NonNullable<typeof failure>;
+      const where = [f.stage !== undefined ? `stage ${f.stage}` : null, f.op ? `op ${f.op}` : null, f.step !== undefined && f.step !== null ? `step ${f.step}` : null].filter(Boolean).join(', ');
+      throw new PipelineError(`${where ? `${where}: ` : ''}${f.message}`, buildTraceFile(events, meta()), f);
+    }
+    throw e;
+  }
+  stopping = true;
+  broadcast({ type: 'stop' });
+  await stopAll();
+  return { trace: buildTraceFile(events, meta()), stepTimesMs, losses, weights, tensorsPerStep };
+}

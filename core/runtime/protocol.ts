@@ -1,0 +1,56 @@
+// Messages between the executor (main thread) and the stage workers, as one discriminated union each way.
+import type { ModelSpec } from '../model/types';
+import type { Plan, ScheduledOp } from '../schedule/types';
+import type { TraceEvent } from '../trace/schema';
+import type { BackendName } from './backends';
+import type { OptimizerConfig } from './optimizer';
+
+/** A fault to inject, for tests of the failure path. */
+export interface Fault {
+  stage: number;
+  step: number;
+  op: 'F' | 'B' | 'R' | 'OPT';
+  /** throw: an exception in the op; exit: the worker thread dies; nan: the op yields NaN; hang: the op never returns. */
+  kind: 'throw' | 'exit' | 'nan' | 'hang';
+}
+
+export interface StageInit {
+  stage: number;
+  stages: number;
+  /** Index of the stage's first layer in the model. */
+  firstLayer: number;
+  /** The model, with initialWeights trimmed to this stage's layers. */
+  model: ModelSpec;
+  plan: Plan;
+  ops: ScheduledOp[];
+  batch: number;
+  seed: number;
+  optimizer: OptimizerConfig;
+  backend: BackendName;
+  trace: boolean;
+  /** Run start, epoch milliseconds on the shared clock. */
+  t0Ms: number;
+  fault?: Fault;
+}
+
+export type ToStage =
+  | { type: 'step'; step: number }
+  | { type: 'get-weights' }
+  | { type: 'stop' };
+
+export type FromStage =
+  | { type: 'ready'; backend: string; tfjs: string }
+  | { type: 'step-done'; step: number; loss: number | null; events: TraceEvent[]; tensors: number; bytes: number }
+  | { type: 'weights'; weights: Record<string, Record<string, { shape: number[]; values: Float32Array }>> }
+  | { type: 'error'; stage: number; op: string; step: number | null; message: string; events: TraceEvent[] };
+
+/** A tensor moving between neighbouring stages over their MessagePort. */
+export interface Transfer {
+  kind: 'act' | 'grad';
+  step: number;
+  microbatch: number;
+  shape: number[];
+  data: Float32Array;
+  /** Sender's clock at the start of the SEND, for the flow arrow. */
+  sentUs: number;
+}

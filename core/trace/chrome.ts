@@ -1,0 +1,21 @@
+// Assembles the trace file object: names for every stage's process and lanes, the events, the metadata.
+import type { TraceEvent, TraceFile, TraceMeta } from './schema';
+import { LANE_NAMES, TRACE_VERSION } from './schema';
+
+export function stageProcessName(stage: number, firstLayer: number, layers: number, replica?: number): string {
+  const span = layers === 1 ? `layer ${firstLayer}` : `layers ${firstLayer}–${firstLayer + layers - 1}`;
+  return `stage ${stage}${replica !== undefined ? ` · replica ${replica}` : ''} · ${span}`;
+}
+
+export function buildTraceFile(events: TraceEvent[], meta: Omit<TraceMeta, 'version'>): TraceFile {
+  const header: TraceEvent[] = [];
+  let first = 0;
+  meta.plan.balance.forEach((n, s) => {
+    header.push({ ph: 'M', pid: s, name: 'process_name', args: { name: stageProcessName(s, first, n) } });
+    header.push({ ph: 'M', pid: s, name: 'process_sort_index', args: { sort_index: s } });
+    LANE_NAMES.forEach((lane, tid) => header.push({ ph: 'M', pid: s, tid, name: 'thread_name', args: { name: lane } }));
+    first += n;
+  });
+  const body = events.slice().sort((a, b) => ('ts' in a ? a.ts : 0) - ('ts' in b ? b.ts : 0));
+  return { traceEvents: [...header, ...body], displayTimeUnit: 'ms', pipeprof: { version: TRACE_VERSION, ...meta } };
+}

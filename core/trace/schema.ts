@@ -1,0 +1,54 @@
+// The trace file: Chrome Trace Event JSON plus a `pipeprof` metadata block (DESIGN.md, "The trace file").
+import type { Plan, OpKind } from '../schedule/types';
+import type { LayerSummary } from '../model/types';
+
+export const TRACE_VERSION = 1;
+
+/** Lanes (Chrome `tid`) within a stage's process. */
+export const LANE = { compute: 0, send: 1, recv: 2, allreduce: 3 } as const;
+export const LANE_NAMES = ['compute', 'send', 'recv', 'all-reduce'];
+
+export interface CompleteEvent {
+  ph: 'X';
+  pid: number;
+  tid: number;
+  ts: number;
+  dur: number;
+  name: string;
+  cat: 'compute' | 'comm';
+  args: { op: OpKind; stage: number; microbatch?: number; step: number; peer?: number; bytes?: number; chunk?: number; replica?: number };
+}
+export interface FlowEvent { ph: 's' | 'f'; id: number; pid: number; tid: number; ts: number; name: string; cat: 'flow'; bp?: 'e' }
+export interface CounterEvent { ph: 'C'; pid: number; ts: number; name: 'memory' | 'loss'; args: Record<string, number> }
+export interface MetadataEvent { ph: 'M'; pid: number; tid?: number; name: 'process_name' | 'thread_name' | 'process_sort_index'; args: Record<string, string | number> }
+export type TraceEvent = CompleteEvent | FlowEvent | CounterEvent | MetadataEvent;
+
+export interface StepRecord {
+  step: number;
+  /** Microseconds from the run start. */
+  startUs: number;
+  endUs: number;
+  loss: number;
+  warmup: boolean;
+}
+
+export interface HostInfo { platform: string; arch: string; cpus: number; cpuModel: string; memoryBytes: number; node: string; tfjs: string }
+
+export interface TraceMeta {
+  version: number;
+  status: 'complete' | 'failed';
+  error?: { message: string; stage?: number; op?: string; step?: number | null };
+  plan: Plan;
+  model: { name: string; options: Record<string, number | string>; loss: string };
+  backend: string;
+  host: HostInfo;
+  run: { batch: number; steps: number; warmup: number; optimizer: string; lr: number; seed: number };
+  layers: LayerSummary[];
+  steps: StepRecord[];
+}
+
+export interface TraceFile {
+  traceEvents: TraceEvent[];
+  displayTimeUnit: 'ms';
+  pipeprof: TraceMeta;
+}

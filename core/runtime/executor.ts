@@ -204,6 +204,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     }
     if (opts.saveWeights) {
       weights = {};
+      broadcast({ type: 'get-weights' });
       for (const m of await all('weights')) Object.assign(weights, m.weights);
     }
   } catch (e) {

@@ -1,0 +1,22 @@
+// Shared set-up for runtime tests: small models and a one-call pipeline run.
+import { builtinModel } from '../../core/model/builtin';
+import type { BuiltinModel } from '../../core/model/builtin';
+import { runPipeline } from '../../core/runtime/executor';
+import type { RunOptions, RunResult } from '../../core/runtime/executor';
+import type { Plan } from '../../core/schedule/types';
+import { DEFAULT_OPTIMIZER } from '../../core/runtime/optimizer';
+
+export const SMALL: Record<BuiltinModel, Record<string, number>> = {
+  mlp: { width: 32, depth: 4 },
+  cnn: { imageSize: 8, filters: 4, hidden: 16, classes: 4 },
+  transformer: { vocab: 96, dModel: 32, heads: 2, seqLen: 8, blocks: 2, ffn: 64 },
+};
+
+export function smallRun(model: BuiltinModel, plan: Partial<Plan> & { balance: number[] }, extra: Partial<RunOptions> = {}): Promise<RunResult> {
+  return runPipeline({
+    model: builtinModel(model, SMALL[model]),
+    plan: { microbatches: 1, schedule: '1f1b', recompute: 'never', replicas: 1, ...plan },
+    batch: 8, steps: 3, warmup: 0, optimizer: { ...DEFAULT_OPTIMIZER, kind: 'momentum', lr: 0.05 },
+    backend: 'wasm', seed: 7, trace: true, saveWeights: true, ...extra,
+  });
+}

@@ -192,8 +192,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       const stepMs = performance.now() - a;
       const loss = done.find((d) => d.loss !== null)!.loss!;
       const warmup = t < opts.warmup;
-      steps.push({ step: t, startUs, endUs: clockUs(t0Ms), loss, warmup });
-      tensorsPerStep.push(done.slice().sort((x, y) => x.step - y.step).map((d) => d.tensors));
+      const endUs = clockUs(t0Ms);
+      steps.push({ step: t, startUs, endUs, loss, warmup });
+      if (opts.trace) events.push({ ph: 'C', pid: S - 1, ts: endUs, name: 'loss', args: { loss } });
+      tensorsPerStep.push(done.slice().sort((x, y) => x.stage - y.stage).map((d) => d.tensors));
       if (!Number.isFinite(loss)) {
         fail({ message: `loss is ${loss} at step ${t}: training diverged; lower --lr or check the model`, stage: S - 1, op: 'F', step: t });
         throw new Error('failed');

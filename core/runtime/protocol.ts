@@ -40,7 +40,7 @@ export type ToStage =
 
 export type FromStage =
   | { type: 'ready'; backend: string; tfjs: string }
-  | { type: 'step-done'; step: number; loss: number | null; events: TraceEvent[]; tensors: number; bytes: number }
+  | { type: 'step-done'; stage: number; step: number; loss: number | null; events: TraceEvent[]; tensors: number; bytes: number }
   | { type: 'weights'; weights: Record<string, Record<string, { shape: number[]; values: Float32Array }>> }
   | { type: 'error'; stage: number; op: string; step: number | null; message: string; events: TraceEvent[] };
 

@@ -117,9 +117,10 @@ async function main(): Promise<void> {
     // Own the buffer before transferring it: some backends hand out their storage.
     const data = backend === 'cpu' || raw.byteLength !== raw.buffer.byteLength ? raw.slice() : raw;
     const msg: Transfer = { kind, step, microbatch, shape: t.shape, data, sentUs: s0 };
+    const bytes = data.byteLength; // the buffer is detached once transferred
     port.postMessage(msg, [data.buffer as ArrayBuffer]);
     const s1 = rec.now();
-    rec.op('SEND', step, s0, s1, { microbatch, peer, bytes: data.byteLength }, kind);
+    rec.op('SEND', step, s0, s1, { microbatch, peer, bytes }, kind);
     rec.flow('s', flowId(step, microbatch, kind, stage), s0, kind);
   }
 
@@ -282,7 +283,7 @@ async function main(): Promise<void> {
           current = { op: 'step', step: msg.step };
           const loss = await runStep(msg.step);
           const mem = tf.memory();
-          post({ type: 'step-done', step: msg.step, loss, events: rec.drain(), tensors: mem.numTensors, bytes: mem.numBytes });
+          post({ type: 'step-done', stage, step: msg.step, loss, events: rec.drain(), tensors: mem.numTensors, bytes: mem.numBytes });
         } else if (msg.type === 'get-weights') {
           const weights: Record<string, Record<string, { shape: number[]; values: Float32Array }>> = {};
           for (const l of layers) {

@@ -1,70 +1,67 @@
-// Synthetic, learnable training data generated from the seed and the step: identical on every machine and plan.
+// Synthetic, learnable training data from the seed, step and sample index: identical on every machine, plan and micro-batch split.
 import type { ModelSpec } from './types';
 import { shapeSize } from './types';
-import { keyed, normals, uniforms } from './rng';
+import { keyed, uniforms } from './rng';
 
-export interface Batch {
-  x: Float32Array | Int32Array;
-  y: Float32Array | Int32Array;
-  /** Samples in the batch. */
+export interface Samples {
+  /** Inputs of the samples, sample-major; absent when only targets were asked for. */
+  x?: Float32Array | Int32Array;
+  /** Targets of the samples; absent when only inputs were asked for. */
+  y?: Float32Array | Int32Array;
   size: number;
 }
 
-/**
- * The minibatch of step `step`. Classification labels follow a rule the model can learn:
- * mlp — the index of the largest input feature; cnn — which quadrant-and-row holds a bright patch;
- * transformer — the next token of an arithmetic sequence (a + i·b) mod vocab.
- */
-export function makeBatch(model: ModelSpec, seed: number, step: number, size: number): Batch {
-  const inSize = shapeSize(model.inputShape);
-  const tSize = Math.max(1, shapeSize(model.targetShape));
-  const g = normals(keyed(seed, 'data', step));
-  const u = uniforms(keyed(seed, 'data-uniform', step));
-  if (model.inputDtype === 'int32') {
-    const vocab = model.layers[0].config.kind === 'embedding' ? model.layers[0].config.vocab : 256;
-    const x = new Int32Array(size * inSize);
-    const y = new Int32Array(size * tSize);
-    for (let s = 0; s < size; s++) {
-      const a = Math.floor(u() * vocab);
-      const b = 1 + Math.floor(u() * 7);
-      for (let i = 0; i < inSize; i++) x[s * inSize + i] = (a + i * b) % vocab;
-      for (let i = 0; i < tSize; i++) y[s * tSize + i] = (a + (i + 1) * b) % vocab;
-    }
-    return { x, y, size };
-  }
-  const x = new Float32Array(size * inSize);
-  for (let i = 0; i < x.length; i++) x[i] = g();
-  if (model.loss === 'mse') {
-    const y = new Float32Array(size * tSize);
-    for (let i = 0; i < y.length; i++) y[i] = Math.tanh(x[i % x.length]);
-    return { x, y, size };
-  }
+const SQRT3 = Math.sqrt(3);
+
+function classesOf(model: ModelSpec): number {
   const last = model.layers[model.layers.length - 1];
-  const classes = last.outputShape[last.outputShape.length - 1];
-  const y = new Int32Array(size * tSize);
-  if (model.inputShape.length === 3) {
-    // Images: draw a bright 4x4 patch at a class-dependent place.
-    const [h, w, c] = model.inputShape;
-    for (let s = 0; s < size; s++) {
-      const label = Math.floor(u() * classes);
-      y[s] = label;
-      const row = Math.floor((label * (h - 4)) / Math.max(1, classes - 1));
-      const col = (label % 2) * Math.max(0, w - 4);
-      for (let i = 0; i < 4; i++)
-        for (let j = 0; j < 4; j++)
-          for (let k = 0; k < c; k++) x[s * inSize + ((row + i) * w + col + j) * c + k] += 3;
-    }
-    return { x, y, size };
-  }
-  for (let s = 0; s < size; s++) {
-    let best = 0;
-    for (let i = 1; i < Math.min(classes, inSize); i++) if (x[s * inSize + i] > x[s * inSize + best]) best = i;
-    y[s] = best;
-  }
-  return { x, y, size };
+  return last.outputShape[last.outputShape.length - 1];
 }
 
-/** Rows [from, to) of a per-sample-major array with `per` values per sample. */
-export function sliceSamples<T extends Float32Array | Int32Array>(a: T, per: number, from: number, to: number): T {
-  return a.slice(from * per, to * per) as T;
+/**
+ * Samples [from, to) of step `step`'s minibatch. Each sample draws from its own stream, so any
+ * micro-batch split sees the same data. Labels come first, from a cheap stream of their own, so the
+ * last stage can make targets without inputs. The rules a model can learn:
+ * mlp — the label's feature is raised by 2 over unit-variance noise; cnn — a bright patch whose place
+ * encodes the label; transformer — next token of an arithmetic sequence (a + i·b) mod vocab;
+ * mse models — tanh of the first inputs.
+ */
+export function makeSamples(model: ModelSpec, seed: number, step: number, from: number, to: number, part: 'x' | 'y' | 'both' = 'both'): Samples {
+  const size = to - from;
+  const inSize = shapeSize(model.inputShape);
+  const tSize = Math.max(1, shapeSize(model.targetShape));
+  const wantX = part !== 'y' || model.loss === 'mse';
+  const x = wantX ? (model.inputDtype === 'int32' ? new Int32Array(size * inSize) : new Float32Array(size * inSize)) : undefined;
+  const y = part !== 'x' ? (model.targetDtype === 'int32' ? new Int32Array(size * tSize) : new Float32Array(size * tSize)) : undefined;
+  for (let i = 0; i < size; i++) {
+    const sample = from + i;
+    const label = uniforms(keyed(seed, 'label', step, sample));
+    if (model.inputDtype === 'int32') {
+      const vocab = model.layers[0].config.kind === 'embedding' ? model.layers[0].config.vocab : 256;
+      const a = Math.floor(label() * vocab);
+      const b = 1 + Math.floor(label() * 7);
+      if (x) for (let p = 0; p < inSize; p++) x[i * inSize + p] = (a + p * b) % vocab;
+      if (y) for (let p = 0; p < tSize; p++) y[i * tSize + p] = (a + (p + 1) * b) % vocab;
+      continue;
+    }
+    const classes = model.loss === 'softmax-ce' ? classesOf(model) : 0;
+    const c = classes ? Math.floor(label() * classes) : 0;
+    if (x) {
+      const noise = uniforms(keyed(seed, 'input', step, sample));
+      const o = i * inSize;
+      for (let p = 0; p < inSize; p++) x[o + p] = (2 * noise() - 1) * SQRT3;
+      if (classes && model.inputShape.length === 3) {
+        const [h, w, ch] = model.inputShape;
+        const row = Math.floor((c * Math.max(0, h - 4)) / Math.max(1, classes - 1));
+        const col = (c % 2) * Math.max(0, w - 4);
+        for (let r = 0; r < Math.min(4, h); r++)
+          for (let q = 0; q < Math.min(4, w); q++) for (let k = 0; k < ch; k++) x[o + ((row + r) * w + col + q) * ch + k] += 3;
+      } else if (classes) x[o + (c % inSize)] += 2;
+    }
+    if (y) {
+      if (classes) for (let p = 0; p < tSize; p++) y[i * tSize + p] = c;
+      else for (let p = 0; p < tSize; p++) y[i * tSize + p] = Math.tanh(x![i * inSize + (p % inSize)]);
+    }
+  }
+  return { x, y, size };
 }

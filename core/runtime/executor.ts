@@ -94,6 +94,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   let stopping = false;
   let failure: { message: string; stage?: number; op?: string; step?: number | null } | null = null;
   let onFailure: (() => void) | null = null;
+  const exited = new Set<number>();
+  const flushed = new Set<number>();
   const waiting = new Map<string, { need: number; got: FromStage[]; resolve: (m: FromStage[]) => void }>();
 
   const fail = (f: NonNullable<typeof failure>) => {
@@ -122,11 +124,14 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     const prev: MessagePort | null = s > 0 ? channels[s - 1].port2 : null;
     const next: MessagePort | null = s < S - 1 ? channels[s].port1 : null;
     const transfer = [prev, next].filter((p): p is MessagePort => p !== null);
-    const w = new Worker(path.join(__dirname, 'stage-worker.js'), { workerData: { init, prev, next }, transferList: transfer, stdout: false, stderr: false });
+    const w = new Worker(path.join(__dirname, 'stage-worker.js'), { workerData: { init, prev, next }, transferList: transfer });
     w.on('message', (m: FromStage) => {
       if (m.type === 'error') {
         events.push(...m.events);
         fail({ message: m.message, stage: m.stage, op: m.op, step: m.step });
+      } else if (m.type === 'events') {
+        events.push(...m.events);
+        flushed.add(m.stage);
       } else {
         if (m.type === 'step-done') events.push(...m.events);
         if (m.type === 'ready') tfjsVersion = m.tfjs;
@@ -134,7 +139,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       }
     });
     w.on('error', (e) => fail({ message: `worker crashed: ${e.message}`, stage: s }));
-    w.on('exit', (code) => fail({ message: `worker exited with code ${code}`, stage: s }));
+    w.on('exit', (code) => {
+      exited.add(s);
+      fail({ message: `worker exited with code ${code}`, stage: s });
+    });
     return w;
   });
 
@@ -155,6 +163,14 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       });
     });
   const broadcast = (m: ToStage) => workers.forEach((w) => w.postMessage(m));
+
+  /** After a failure: collect the events the live workers still hold, waiting at most `ms`. */
+  const collectEvents = async (ms: number) => {
+    const live = workers.map((_, s) => s).filter((s) => !exited.has(s));
+    live.forEach((s) => workers[s].postMessage({ type: 'flush' } satisfies ToStage));
+    const until = performance.now() + ms;
+    while (performance.now() < until && live.some((s) => !flushed.has(s) && !exited.has(s))) await new Promise((r) => setTimeout(r, 10));
+  };
 
   const stopAll = async () => {
     stopping = true;
@@ -187,7 +203,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     for (let t = 0; t < total; t++) {
       const startUs = clockUs(t0Ms);
       const a = performance.now();
-      broadcast({ type: 'step', step: t });
+      broadcast({ type: 'step', step: t, last: t === total - 1 });
       const done = await all('step-done', opts.stepTimeoutMs ?? 0);
       const stepMs = performance.now() - a;
       const loss = done.find((d) => d.loss !== null)!.loss!;
@@ -205,11 +221,13 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       opts.onStep?.({ step: t, total, loss, stepMs, warmup });
     }
     if (opts.saveWeights) {
-      weights = {};
       broadcast({ type: 'get-weights' });
-      for (const m of await all('weights')) Object.assign(weights, m.weights);
+      const byLayer = Object.assign({}, ...(await all('weights')).map((m) => m.weights)) as Weights;
+      // In model order, whichever stage answered first: the file has the same shape for every plan.
+      weights = Object.fromEntries(model.layers.filter((l) => byLayer[l.name]).map((l) => [l.name, byLayer[l.name]]));
     }
   } catch (e) {
+    if (failure) await collectEvents(1000);
     await stopAll();
     if (failure) {
       const f = failure as NonNullable<typeof failure>;

@@ -34,13 +34,17 @@ export interface StageInit {
 }
 
 export type ToStage =
-  | { type: 'step'; step: number }
+  /** `last`: the run's final step, after which the worker hands over every event it still holds. */
+  | { type: 'step'; step: number; last: boolean }
   | { type: 'get-weights' }
+  /** Hand over recorded events now, even in the middle of a step (after a failure elsewhere). */
+  | { type: 'flush' }
   | { type: 'stop' };
 
 export type FromStage =
   | { type: 'ready'; backend: string; tfjs: string }
   | { type: 'step-done'; stage: number; step: number; loss: number | null; events: TraceEvent[]; tensors: number; bytes: number }
+  | { type: 'events'; stage: number; events: TraceEvent[] }
   | { type: 'weights'; weights: Record<string, Record<string, { shape: number[]; values: Float32Array }>> }
   | { type: 'error'; stage: number; op: string; step: number | null; message: string; events: TraceEvent[] };
 

@@ -9,7 +9,7 @@ import type { ScheduledOp } from '../schedule/types';
 import { loadBackend, isAsyncBackend } from './backends';
 import { Optimizer } from './optimizer';
 import { Recorder, flowId } from '../trace/recorder';
-import { makeBatch } from '../model/data';
+import { makeSamples } from '../model/data';
 import { initLayer } from '../model/init';
 import { shapeSize } from '../model/types';
 import { recomputes } from '../schedule/recompute';
@@ -96,7 +96,9 @@ async function main(): Promise<void> {
   prevPort?.on('message', (t: Transfer) => inbox.put(t));
   nextPort?.on('message', (t: Transfer) => inbox.put(t));
 
-  const memory = (ts: number) => rec.counter('memory', ts, { bytes: tf.memory().numBytes });
+  const memory = (ts: number) => {
+    if (rec.enabled) rec.counter('memory', ts, { bytes: tf.memory().numBytes });
+  };
 
   const injected = (o: { op: string }, step: number, phase: 'start' | 'output'): boolean =>
     !!fault && fault.stage === stage && fault.step === step && fault.op === o.op && (phase === 'output') === (fault.kind === 'nan');
@@ -160,23 +162,35 @@ async function main(): Promise<void> {
     return { y: h, saved, owned };
   }
 
-  function inputTensor(data: Float32Array | Int32Array, per: number[], m: number): Tensor {
-    const n = shapeSize(per);
-    const slice = data.slice(m * mb * n, (m + 1) * mb * n);
-    return tf.tensor(slice, [mb, ...per], model.inputDtype);
+  /** Micro-batch m's inputs (first stage) or targets (last stage), generated where they are needed. */
+  function dataTensor(part: 'x' | 'y', step: number, m: number): Tensor {
+    const s = makeSamples(model, seed, step, m * mb, (m + 1) * mb, part);
+    return part === 'x' ? tf.tensor(s.x!, [mb, ...model.inputShape], model.inputDtype) : tf.tensor(s.y!, [mb, ...model.targetShape], model.targetDtype);
+  }
+
+  /**
+   * A one-sample forward after each update. Backends such as wasm (XNNPACK) re-pack a weight the first time
+   * it is used after a change; doing it here, where all stages work at once, keeps it out of the pipeline fill.
+   */
+  function prepareWeights(): void {
+    if (!layers.length) return;
+    tf.tidy(() => {
+      let h: Tensor = tf.zeros([1, ...layers[0].spec.inputShape], layers[0].spec.inputDtype);
+      for (const l of layers) h = l.impl.forward(l.weights, h).y;
+    });
   }
 
   async function runStep(step: number): Promise<number | null> {
-    const data = isFirst || isLast ? makeBatch(model, seed, step, batch) : null;
     const stash = new Map<number, Stash>();
     const grads: (Tensor | null)[] = allWeights.map(() => null);
     let loss = 0;
-    for (const o of ops) await runOp(o, step, data, stash, grads, (l) => (loss += l));
+    for (const o of ops) await runOp(o, step, stash, grads, (l) => (loss += l));
     current = { op: 'OPT', step };
     await maybeFault({ op: 'OPT' }, step);
     const o0 = rec.now();
     optimizer.apply(grads.map((g, i) => g ?? tf.zerosLike(allWeights[i])));
     for (const g of grads) g?.dispose();
+    prepareWeights();
     if (syncOutputs && allWeights.length) await allWeights[allWeights.length - 1].data();
     const o1 = rec.now();
     rec.op('OPT', step, o0, o1);
@@ -184,10 +198,10 @@ async function main(): Promise<void> {
     return isLast ? loss : null;
   }
 
-  async function runOp(o: ScheduledOp, step: number, data: ReturnType<typeof makeBatch> | null, stash: Map<number, Stash>, grads: (Tensor | null)[], addLoss: (l: number) => void): Promise<void> {
+  async function runOp(o: ScheduledOp, step: number, stash: Map<number, Stash>, grads: (Tensor | null)[], addLoss: (l: number) => void): Promise<void> {
     const m = o.microbatch;
     if (o.op === 'F') {
-      const x = isFirst ? inputTensor(data!.x, model.inputShape, m) : await recv('act', step, m);
+      const x = isFirst ? dataTensor('x', step, m) : await recv('act', step, m);
       current = { op: `F micro-batch ${m}`, step };
       await maybeFault(o, step);
       const t0 = rec.now();
@@ -195,7 +209,7 @@ async function main(): Promise<void> {
       const { y, saved, owned } = forward(x, keep, injected(o, step, 'output'));
       const entry: Stash = { input: x, saved, owned };
       if (isLast) {
-        const target = inputTensor(data!.y, model.targetShape, m);
+        const target = dataTensor('y', step, m);
         const r = lossAndGrad(tf, model.loss, y, target, denom);
         target.dispose();
         addLoss((await r.loss.data())[0]);
@@ -273,17 +287,26 @@ async function main(): Promise<void> {
     throw new Error(`internal: op ${o.op} is not supported by this runtime`);
   }
 
+  prepareWeights();
   post({ type: 'ready', backend: tf.getBackend(), tfjs: tf.version_core });
 
   let queue = Promise.resolve();
+  let lastShipped = performance.now();
   parentPort!.on('message', (msg: ToStage) => {
+    if (msg.type === 'flush') {
+      post({ type: 'events', stage, events: rec.drain() });
+      return;
+    }
     queue = queue.then(async () => {
       try {
         if (msg.type === 'step') {
           current = { op: 'step', step: msg.step };
           const loss = await runStep(msg.step);
           const mem = tf.memory();
-          post({ type: 'step-done', stage, step: msg.step, loss, events: rec.drain(), tensors: mem.numTensors, bytes: mem.numBytes });
+          // Events travel at most once a second: sending them every step costs short steps several percent.
+          const ship = msg.last || performance.now() - lastShipped >= 1000;
+          if (ship) lastShipped = performance.now();
+          post({ type: 'step-done', stage, step: msg.step, loss, events: ship ? rec.drain() : [], tensors: mem.numTensors, bytes: mem.numBytes });
         } else if (msg.type === 'get-weights') {
           const weights: Record<string, Record<string, { shape: number[]; values: Float32Array }>> = {};
           for (const l of layers) {

@@ -10,14 +10,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { parseLayersModel, attachWeights } from '../../core/model/tfjs-json';
 import { loadModelJson } from '../../core/io/load-model-json';
 import type { ModelSpec } from '../../core/model/types';
-
-type Json = Record<string, any>;
-
-interface Saved {
-  modelTopology: Json;
-  weightSpecs: tf.io.WeightsManifestEntry[];
-  weightData: ArrayBuffer;
-}
+import { save, writeModelFiles } from './layers-model-fixture';
+import type { Json, Saved } from './layers-model-fixture';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -26,45 +20,7 @@ before(async () => {
 const root = mkdtempSync(join(tmpdir(), 'pipeprof-tfjs-json-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 let dirs = 0;
-
-async function save(model: tfl.LayersModel): Promise<Saved> {
-  let out: Saved | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    out = {
-      modelTopology: a.modelTopology as Json,
-      weightSpecs: a.weightSpecs ?? [],
-      weightData: tf.io.CompositeArrayBuffer.join(a.weightData),
-    };
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  return out!;
-}
-
-/** Writes model.json and its shard files the way tfjs-node's file:// saver does; returns the model.json path. */
-function writeModel(saved: Saved, o: { shards?: number; json?: (j: Json) => void } = {}): string {
-  const dir = join(root, `m${dirs++}`);
-  mkdirSync(dir);
-  const shards = o.shards ?? 1;
-  const bytes = new Uint8Array(saved.weightData);
-  const size = Math.ceil(bytes.length / shards);
-  const paths: string[] = [];
-  for (let i = 0; i < shards; i++) {
-    const p = `group1-shard${i + 1}of${shards}.bin`;
-    writeFileSync(join(dir, p), bytes.subarray(i * size, (i + 1) * size));
-    paths.push(p);
-  }
-  const json: Json = {
-    modelTopology: saved.modelTopology,
-    format: 'layers-model',
-    generatedBy: 'TensorFlow.js tfjs-layers v4.22.0',
-    convertedBy: null,
-    weightsManifest: [{ paths, weights: saved.weightSpecs }],
-  };
-  o.json?.(json);
-  const file = join(dir, 'model.json');
-  writeFileSync(file, JSON.stringify(json));
-  return file;
-}
+const writeModel = (saved: Saved, o: { shards?: number; json?: (j: Json) => void } = {}) => writeModelFiles(join(root, `m${dirs++}`), saved, o);
 
 /** Per-sample shape of a tfjs layer's output. */
 const outShape = (l: tfl.layers.Layer) => (l.outputShape as number[]).slice(1);

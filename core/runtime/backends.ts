@@ -52,7 +52,11 @@ export async function loadBackend(backend: BackendName): Promise<typeof tfc> {
       // Dawn in Node: the `webgpu` package exposes navigator.gpu (shared/notes/tfjs-backends.md).
       const { create, globals } = require('webgpu');
       Object.assign(globalThis, globals);
-      (globalThis as unknown as { navigator: unknown }).navigator = { gpu: create([]) };
+      const gpu = create([]);
+      (globalThis as unknown as { navigator: unknown }).navigator = { gpu };
+      // Ask for an adapter first: without one, tfjs prints a stack trace instead of saying why.
+      if (!(await gpu.requestAdapter()))
+        throw new Error('backend webgpu found no GPU adapter: Dawn needs a Vulkan driver (libvulkan1 plus the NVIDIA driver, or mesa-vulkan-drivers for a software adapter); use --backend wasm');
       require('@tensorflow/tfjs-backend-webgpu');
       break;
     }

@@ -1,6 +1,7 @@
 // The trace file: Chrome Trace Event JSON plus a `pipeprof` metadata block (DESIGN.md, "The trace file").
 import type { Plan, OpKind } from '../schedule/types';
 import type { LayerSummary } from '../model/types';
+import type { LayerCost } from './timeline';
 
 export const TRACE_VERSION = 1;
 
@@ -32,7 +33,17 @@ export interface StepRecord {
   warmup: boolean;
 }
 
-export interface HostInfo { platform: string; arch: string; cpus: number; cpuModel: string; memoryBytes: number; node: string; tfjs: string }
+export interface HostInfo {
+  platform: string;
+  arch: string;
+  cpus: number;
+  cpuModel: string;
+  memoryBytes: number;
+  node: string;
+  tfjs: string;
+  /** Measured float32 matmul rate of one stage worker on this backend, FLOP/s (the peak that achieved FLOP/s is compared with). */
+  peakFlops?: number;
+}
 
 export interface TraceMeta {
   version: number;
@@ -45,6 +56,8 @@ export interface TraceMeta {
   run: { batch: number; steps: number; warmup: number; optimizer: string; lr: number; seed: number };
   layers: LayerSummary[];
   steps: StepRecord[];
+  /** Per-layer forward/backward cost probe at several micro-batch sizes (absent on failed runs). */
+  layerCosts?: LayerCost[];
 }
 
 export interface TraceFile {

@@ -8,6 +8,7 @@ import { summarizeLayers } from '../model/types';
 import type { Plan } from '../schedule/types';
 import { buildSchedule } from '../schedule';
 import type { HostInfo, StepRecord, TraceEvent, TraceFile } from '../trace/schema';
+import type { LayerCost } from '../trace/timeline';
 import { buildTraceFile } from '../trace/chrome';
 import { clockUs } from '../trace/recorder';
 import type { Fault, FromStage, StageInit, ToStage } from './protocol';
@@ -28,6 +29,8 @@ export interface RunOptions {
   /** Record trace events (off only to measure the recorder's own cost). */
   trace: boolean;
   saveWeights?: boolean;
+  /** After the steps, time each layer at every micro-batch size (for the simulator); default: when tracing. */
+  probe?: boolean;
   fault?: Fault;
   /** A step taking longer than this fails the run (a hung worker); 0 = no limit. */
   stepTimeoutMs?: number;
@@ -78,6 +81,14 @@ export function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
   const h = Math.floor(s.length / 2);
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/** Micro-batch sizes the recommender may choose: batch / M for every divisor M (at most 512 samples, 10 sizes). */
+export function probeSizes(batch: number): number[] {
+  const sizes: number[] = [];
+  for (let m = 1; m <= batch; m++) if (batch % m === 0 && batch / m <= 512) sizes.push(batch / m);
+  sizes.sort((a, b) => a - b);
+  return sizes.length > 10 ? sizes.filter((_, i) => i % Math.ceil(sizes.length / 10) === 0 || i === sizes.length - 1) : sizes;
 }
 
 export async function runPipeline(opts: RunOptions): Promise<RunResult> {
@@ -147,7 +158,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   });
 
   /** Waits until every stage sends `kind`, or the run fails, or the timeout passes. */
-  const all = <T extends FromStage['type']>(kind: T, timeoutMs = 0): Promise<Extract<FromStage, { type: T }>[]> =>
+  const all = <T extends FromStage['type']>(kind: T, timeoutMs = 0, need = S): Promise<Extract<FromStage, { type: T }>[]> =>
     new Promise((resolve, reject) => {
       const timer = timeoutMs > 0 ? setTimeout(() => fail({ message: `no progress for ${timeoutMs} ms while waiting for ${kind}: a stage is hung` }), timeoutMs) : null;
       onFailure = () => {
@@ -156,7 +167,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       };
       if (failure) return onFailure();
       waiting.set(kind, {
-        need: S, got: [], resolve: (m) => {
+        need, got: [], resolve: (m) => {
           if (timer) clearTimeout(timer);
           resolve(m as Extract<FromStage, { type: T }>[]);
         },
@@ -187,16 +198,19 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     plan,
     model: { name: model.name, options: model.options, loss: model.loss },
     backend,
-    host: hostInfo(tfjsVersion),
+    host: { ...hostInfo(tfjsVersion), ...(peakFlops ? { peakFlops } : {}) },
     run: { batch, steps: opts.steps, warmup: opts.warmup, optimizer: opts.optimizer.kind, lr: opts.optimizer.lr, seed: opts.seed },
     layers: summarizeLayers(model),
     steps,
+    ...(layerCosts ? { layerCosts } : {}),
   });
 
   const stepTimesMs: number[] = [];
   const losses: number[] = [];
   const tensorsPerStep: number[][] = [];
   let weights: Weights | undefined;
+  let layerCosts: LayerCost[] | undefined;
+  let peakFlops: number | undefined;
   try {
     await all('ready', opts.stepTimeoutMs ? Math.max(opts.stepTimeoutMs, 60_000) : 0);
     const total = opts.warmup + opts.steps;
@@ -219,6 +233,13 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       if (!warmup) stepTimesMs.push(stepMs);
       losses.push(loss);
       opts.onStep?.({ step: t, total, loss, stepMs, warmup });
+    }
+    if (opts.probe ?? opts.trace) {
+      broadcast({ type: 'probe', sizes: probeSizes(batch) });
+      const byLayer = new Map((await all('costs')).flatMap((m) => m.costs).map((c) => [c.layer, c]));
+      layerCosts = model.layers.map((l) => byLayer.get(l.name)!).filter(Boolean);
+      workers[0].postMessage({ type: 'peak' } satisfies ToStage);
+      peakFlops = (await all('peak', 0, 1))[0].flops;
     }
     if (opts.saveWeights) {
       broadcast({ type: 'get-weights' });

@@ -2,6 +2,7 @@
 import type { ModelSpec } from '../model/types';
 import type { Plan, ScheduledOp } from '../schedule/types';
 import type { TraceEvent } from '../trace/schema';
+import type { LayerCost } from '../trace/timeline';
 import type { BackendName } from './backends';
 import type { OptimizerConfig } from './optimizer';
 
@@ -37,6 +38,10 @@ export type ToStage =
   /** `last`: the run's final step, after which the worker hands over every event it still holds. */
   | { type: 'step'; step: number; last: boolean }
   | { type: 'get-weights' }
+  /** Time every layer's forward and backward at these micro-batch sizes. */
+  | { type: 'probe'; sizes: number[] }
+  /** Measure the backend's float32 matmul rate. */
+  | { type: 'peak' }
   /** Hand over recorded events now, even in the middle of a step (after a failure elsewhere). */
   | { type: 'flush' }
   | { type: 'stop' };
@@ -45,6 +50,8 @@ export type FromStage =
   | { type: 'ready'; backend: string; tfjs: string }
   | { type: 'step-done'; stage: number; step: number; loss: number | null; events: TraceEvent[]; tensors: number; bytes: number }
   | { type: 'events'; stage: number; events: TraceEvent[] }
+  | { type: 'costs'; stage: number; costs: LayerCost[] }
+  | { type: 'peak'; flops: number }
   | { type: 'weights'; weights: Record<string, Record<string, { shape: number[]; values: Float32Array }>> }
   | { type: 'error'; stage: number; op: string; step: number | null; message: string; events: TraceEvent[] };
 

@@ -6,6 +6,7 @@ import type { FromStage, StageInit, ToStage, Transfer } from './protocol';
 import type { LayerImpl, Tensor } from './layers/types';
 import type { LayerSpec } from '../model/types';
 import type { ScheduledOp } from '../schedule/types';
+import type { LayerCost } from '../trace/timeline';
 import { loadBackend, isAsyncBackend } from './backends';
 import { Optimizer } from './optimizer';
 import { Recorder, flowId } from '../trace/recorder';
@@ -288,6 +289,62 @@ async function main(): Promise<void> {
   }
 
   prepareWeights();
+  const nowMs = () => performance.now();
+  const bytesOf = (ts: Tensor[]) => ts.reduce((n, t) => n + t.size * 4, 0); // float32 and int32 alike
+
+  /**
+   * The cost probe the simulator calibrates from: each layer's forward and backward (dx as the runtime asks for it,
+   * and dW) at each size, best of three after a warm-up; and the bytes a forward keeps for its backward.
+   */
+  async function probe(sizes: number[]): Promise<LayerCost[]> {
+    const out: LayerCost[] = [];
+    for (const [i, l] of layers.entries()) {
+      const spec = l.spec;
+      const wantDx = i > 0 || !isFirst;
+      let savedPerSample = 0;
+      const once = async (size: number): Promise<[number, number]> => {
+        const x = spec.inputDtype === 'int32' ? tf.zeros([size, ...spec.inputShape], 'int32') : tf.randomNormal([size, ...spec.inputShape]);
+        const t0 = nowMs();
+        const f = l.impl.forward(l.weights, x);
+        if (syncOutputs) await f.y.data();
+        const t1 = nowMs();
+        const dy = tf.randomNormal(f.y.shape);
+        if (syncOutputs) await dy.data();
+        const t2 = nowMs();
+        const b = l.impl.backward(l.weights, f.saved, dy, { dx: wantDx, dw: l.weights.length > 0 });
+        if (syncOutputs) await (b.dx ?? b.dw[0] ?? dy).data();
+        const t3 = nowMs();
+        savedPerSample = Math.max(savedPerSample, bytesOf(f.saved) / size);
+        tf.dispose([x, f.y, ...f.saved, dy, ...(b.dx ? [b.dx] : []), ...b.dw]);
+        return [t1 - t0, t3 - t2];
+      };
+      await once(sizes[0]);
+      const points: LayerCost['points'] = [];
+      for (const size of sizes) {
+        const runs = [await once(size), await once(size), await once(size)];
+        points.push({ size, forwardMs: Math.min(...runs.map((r) => r[0])), backwardMs: Math.min(...runs.map((r) => r[1])) });
+      }
+      out.push({ layer: spec.name, stage, points, savedBytesPerSample: savedPerSample, paramBytes: 4 * spec.params });
+    }
+    return out;
+  }
+
+  /** Float32 matmul rate of this worker (256×1024 by 1024×1024, best of three), FLOP/s. */
+  function peakFlops(): number {
+    const a = tf.randomNormal([256, 1024]);
+    const b = tf.randomNormal([1024, 1024]);
+    let best = Infinity;
+    for (let r = 0; r < 4; r++) {
+      const t0 = nowMs();
+      const y = tf.matMul(a, b);
+      y.dataSync();
+      best = r > 0 ? Math.min(best, nowMs() - t0) : best;
+      y.dispose();
+    }
+    tf.dispose([a, b]);
+    return (2 * 256 * 1024 * 1024) / (best / 1000);
+  }
+
   post({ type: 'ready', backend: tf.getBackend(), tfjs: tf.version_core });
 
   let queue = Promise.resolve();
@@ -315,6 +372,12 @@ async function main(): Promise<void> {
               weights[l.spec.name][l.spec.weights[i].name] = { shape: l.weights[i].shape, values: Float32Array.from(await l.weights[i].data()) };
           }
           post({ type: 'weights', weights });
+        } else if (msg.type === 'probe') {
+          current = { op: 'probe', step: null };
+          post({ type: 'costs', stage, costs: await probe(msg.sizes) });
+        } else if (msg.type === 'peak') {
+          current = { op: 'peak', step: null };
+          post({ type: 'peak', flops: peakFlops() });
         } else if (msg.type === 'stop') {
           prevPort?.close();
           nextPort?.close();

@@ -88,3 +88,17 @@ test('tensor counts stay flat across steps (no leak in the runtime)', async () =
   const { tensorsPerStep } = await smallRun('transformer', { balance: [2, 2], microbatches: 2, recompute: 'except-last' }, { steps: 6 });
   for (let t = 2; t < tensorsPerStep.length; t++) assert.deepEqual(tensorsPerStep[t], tensorsPerStep[1], `step ${t}`);
 });
+
+test('the cost probe times every layer at every micro-batch size the batch allows; stage 0 measures the matmul peak', async () => {
+  const { trace } = await smallRun('transformer', { balance: [2, 2], microbatches: 2 }, { steps: 1 });
+  const costs = trace.pipeprof.layerCosts!;
+  assert.deepEqual(costs.map((c) => c.layer), ['embedding', 'block_0', 'block_1', 'head']);
+  assert.deepEqual(costs.map((c) => c.stage), [0, 0, 1, 1]);
+  for (const c of costs) {
+    assert.deepEqual(c.points.map((p) => p.size), [1, 2, 4, 8]);
+    assert.ok(c.points.every((p) => p.forwardMs > 0 && p.backwardMs >= 0));
+    assert.ok(c.savedBytesPerSample > 0);
+  }
+  assert.equal(costs[1].paramBytes, 4 * trace.pipeprof.layers[1].params);
+  assert.ok(trace.pipeprof.host.peakFlops! > 1e8);
+});

@@ -6,6 +6,7 @@ import type { CliIO } from './io';
 import { processIO } from './io';
 import { registerCapture } from './capture';
 import { registerDemo } from './demo';
+import { registerReport } from './report';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -19,6 +20,7 @@ export function buildProgram(io: CliIO): Command {
   program.configureHelp({ sortOptions: false });
   registerCapture(program, io);
   registerDemo(program, io);
+  registerReport(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   return program;
 }

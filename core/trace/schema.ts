@@ -47,6 +47,8 @@ export interface HostInfo {
 
 export interface TraceMeta {
   version: number;
+  /** A capture is measured; a simulator's output is predicted. Absent means measured. */
+  source?: 'measured' | 'predicted';
   status: 'complete' | 'failed';
   error?: { message: string; stage?: number; op?: string; step?: number | null };
   plan: Plan;

@@ -1,0 +1,231 @@
+// `pipeprof report <trace>`: reads a trace, runs every analysis, prints a table or JSON, optionally writes one self-contained HTML page.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { UsageError } from '../core/config/errors';
+import { readTimeline } from '../core/io/read-trace';
+import { writeFileAtomic } from '../core/io/atomic';
+import type { Timeline } from '../core/trace/timeline';
+import type { Report } from '../core/analysis/report';
+import { buildReport, stepOps } from '../core/analysis/report';
+import { AnalysisError, BUSY_KINDS } from '../core/analysis/utilization';
+import type { CliIO } from './io';
+
+export interface ReportFlags {
+  json?: boolean;
+  html?: string;
+}
+
+const pct = (x: number | null) => (x === null || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(1)}%`);
+const ms = (x: number) => x.toFixed(1);
+/** Bytes in the largest binary unit that keeps a digit before the point. */
+const bytes = (b: number | null) => {
+  if (b === null) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  while (u < units.length - 1 && b >= 1024 ** (u + 1)) u++;
+  return u ? `${(b / 1024 ** u).toFixed(1)} ${units[u]}` : `${b} B`;
+};
+
+function table(headers: string[], rows: string[][], right: boolean[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The text report: a summary, then one row per stage. */
+export function formatReport(r: Report, file: string): string {
+  const p = r.plan;
+  const kinds = BUSY_KINDS.filter((k) => k === 'F' || k === 'B' || r.stages.some((s) => s.busyMs[k] > 0));
+  const top = r.stages.length ? r.criticalPath.byStage.indexOf(Math.max(...r.criticalPath.byStage)) : 0;
+  const pathKinds = Object.entries(r.criticalPath.byKind).sort((a, b) => b[1] - a[1]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${ms(v)}`).join(', ');
+  const lines = [
+    `trace       ${file}  (${r.source}, ${r.status})`,
+    p ? `plan        ${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}${r.model ? ` · ${r.model}` : ''}${r.backend ? ` on ${r.backend}` : ''}`
+      : `plan        unknown (a Chrome trace without the pipeprof block), ${r.stages.length} stages`,
+    `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})${r.samplesPerSec !== null ? `   ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`,
+    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average${r.analyticBubbleFraction !== null ? `   (analytic (S−1)/(M+S−1): ${pct(r.analyticBubbleFraction)})` : ''}`,
+    r.overlapFraction === null ? 'overlap     no communication' : `overlap     ${pct(r.overlapFraction)} of ${ms(r.commMs)} ms communication per step hidden under compute (RECV includes waiting)`,
+    `straggler   stage ${r.straggler.stage}: busy ${ms(r.straggler.busyMs)} ms per step, ${pct(r.straggler.overMeanFraction)} over the mean of ${ms(r.straggler.meanBusyMs)} ms`,
+    `critical    step ${r.criticalPath.step}: ${r.criticalPath.ops.length} ops cover ${ms(r.criticalPath.pathMs)} of ${ms(r.criticalPath.stepMs)} ms (${pathKinds}); ${pct(r.criticalPath.byStage[top] / Math.max(1e-9, r.criticalPath.pathMs))} of it on stage ${top}`,
+  ];
+  if (r.status === 'failed') lines.push(`note        the run failed; only the ${r.losses.length} step(s) it completed are analysed`);
+  const rows = r.stages.map((s) => [
+    String(s.stage), pct(s.utilization), pct(s.bubbleFraction), ...kinds.map((k) => ms(s.busyMs[k])), ms(s.commMs), pct(s.overlapFraction), bytes(s.peakMemoryBytes),
+    s.achievedFlops === null ? '–' : `${(s.achievedFlops / 1e9).toFixed(2)}${s.peakFlopsShare !== null ? ` (${pct(s.peakFlopsShare)})` : ''}`,
+  ]);
+  const headers = ['stage', 'util', 'bubble', ...kinds.map((k) => `${k} ms`), 'comm ms', 'overlap', 'peak memory', 'GFLOP/s'];
+  const right = headers.map((_, i) => i > 0);
+  return `${lines.join('\n')}\n\n${table(headers, rows, right)}\n\nper measured step; busy ms by op kind; comm = send + receive lanes\n`;
+}
+
+// ---------------------------------------------------------------- HTML
+
+const escapeHtml = (s: unknown): string =>
+  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** JSON safe inside a <script> element: no `<`, `>`, `&` or line separators survive literally. */
+const scriptJson = (v: unknown): string =>
+  JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** Chart.js's browser build, read from node_modules, safe to inline in a <script> element. */
+export function chartJsSource(): string {
+  const file = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js');
+  return fs.readFileSync(file, 'utf8').replace(/<\/script/gi, '<\\/script').replace(/<!--/g, '<\\!--');
+}
+
+const COLORS: Record<string, string> = { F: '#4e79a7', B: '#f28e2b', W: '#edc948', R: '#76b7b2', OPT: '#59a14f', SEND: '#b07aa1', RECV: '#bab0ac', ALLREDUCE: '#e15759', bubble: '#e0e0e0' };
+
+/** The page's own drawing code: a canvas timeline of one step, chart.js utilization bars and loss curve. */
+const PAGE_SCRIPT = `
+(function () {
+  var D = JSON.parse(document.getElementById('pipeprof-data').textContent);
+  var C = D.colors;
+  // Timeline of one step: one row per stage; compute tall, send/receive as thin strips under it.
+  var cv = document.getElementById('timeline');
+  var dpr = window.devicePixelRatio || 1;
+  var W = cv.parentElement.clientWidth || 900, rowH = 46, left = 70, top = 8, H = top + D.step.stages * rowH + 28;
+  cv.width = W * dpr; cv.height = H * dpr; cv.style.width = W + 'px'; cv.style.height = H + 'px';
+  var g = cv.getContext('2d'); g.scale(dpr, dpr);
+  var span = Math.max(D.step.stepMs, 1e-9), x = function (t) { return left + (W - left - 10) * t / span; };
+  g.font = '12px system-ui, sans-serif'; g.textBaseline = 'middle';
+  for (var s = 0; s < D.step.stages; s++) { g.fillStyle = '#333'; g.fillText('stage ' + s, 4, top + s * rowH + 14); g.fillStyle = '#f6f6f6'; g.fillRect(left, top + s * rowH, W - left - 10, 28); }
+  var boxes = [];
+  D.step.ops.forEach(function (o) {
+    var y = top + o.stage * rowH + (o.lane === 0 ? 0 : o.lane === 1 ? 30 : o.lane === 2 ? 36 : 42), h = o.lane === 0 ? 28 : 4;
+    var x0 = x(o.startMs), w = Math.max(1, x(o.startMs + o.durMs) - x0);
+    g.fillStyle = C[o.kind] || '#999'; g.fillRect(x0, y, w, h);
+    boxes.push({ x: x0, y: y, w: w, h: Math.max(h, 6), o: o });
+    var label = o.kind + (o.microbatch === null ? '' : o.microbatch);
+    if (o.lane === 0 && g.measureText(label).width + 4 < w) { g.fillStyle = '#fff'; g.fillText(label, x0 + 2, y + 14); }
+  });
+  g.fillStyle = '#555';
+  for (var i = 0; i <= 5; i++) { var t = span * i / 5; g.fillText(t.toFixed(0) + ' ms', Math.min(x(t), W - 50), H - 10); }
+  var tip = document.getElementById('tip');
+  cv.addEventListener('mousemove', function (e) {
+    var r = cv.getBoundingClientRect(), px = e.clientX - r.left, py = e.clientY - r.top, hit = null;
+    boxes.forEach(function (b) { if (px >= b.x && px <= b.x + b.w && py >= b.y && py <= b.y + b.h) hit = b; });
+    tip.textContent = hit ? 'stage ' + hit.o.stage + ' · ' + hit.o.kind + (hit.o.microbatch === null ? '' : ' micro-batch ' + hit.o.microbatch) + ' · ' + hit.o.startMs.toFixed(2) + ' ms + ' + hit.o.durMs.toFixed(2) + ' ms' : '';
+  });
+  var legend = document.getElementById('legend');
+  Object.keys(C).forEach(function (k) { var sp = document.createElement('span'); sp.className = 'key'; sp.style.background = C[k]; legend.appendChild(sp); legend.appendChild(document.createTextNode(k + '  ')); });
+  if (typeof Chart === 'undefined') return;
+  Chart.defaults.animation = false;
+  var stages = D.report.stages.map(function (s) { return 'stage ' + s.stage; });
+  var kinds = ['F', 'B', 'W', 'R', 'OPT'];
+  var sets = kinds.filter(function (k) { return D.report.stages.some(function (s) { return s.busyMs[k] > 0; }); }).map(function (k) {
+    return { label: k + ' ms', data: D.report.stages.map(function (s) { return s.busyMs[k]; }), backgroundColor: C[k] };
+  });
+  sets.push({ label: 'bubble ms', data: D.report.stages.map(function (s) { return s.bubbleMs; }), backgroundColor: C.bubble });
+  new Chart(document.getElementById('util'), { type: 'bar', data: { labels: stages, datasets: sets },
+    options: { indexAxis: 'y', responsive: true, maintainAspectRatio: false, scales: { x: { stacked: true, title: { display: true, text: 'ms per measured step' } }, y: { stacked: true } } } });
+  var losses = D.report.losses.filter(function (l) { return l.loss !== null; });
+  new Chart(document.getElementById('loss'), { type: 'line', data: { labels: losses.map(function (l) { return l.step; }),
+    datasets: [{ label: 'loss', data: losses.map(function (l) { return l.loss; }), borderColor: C.F, pointBackgroundColor: losses.map(function (l) { return l.warmup ? '#bbb' : C.F; }) }] },
+    options: { responsive: true, maintainAspectRatio: false, scales: { x: { title: { display: true, text: 'step (grey: warm-up)' } } } } });
+})();
+`;
+
+/** One self-contained page: no network, every string from the trace escaped, chart.js inlined. */
+export function renderHtml(r: Report, t: Timeline, file: string, chartJs: string, nonce = randomBytes(16).toString('base64')): string {
+  const step = stepOps(t, r.criticalPath.step);
+  const data = {
+    report: { ...r, losses: r.losses.map((l) => ({ ...l, loss: Number.isFinite(l.loss) ? l.loss : null })), layers: undefined, criticalPath: undefined },
+    step: { stages: t.stages, stepMs: step.stepMs, ops: step.ops },
+    colors: COLORS,
+  };
+  const p = r.plan;
+  const summary: [string, string][] = [
+    ['trace', `${file} (${r.source}, ${r.status})`],
+    ['model', `${r.model ?? 'unknown'}${r.backend ? ` on ${r.backend}` : ''}`],
+    ['plan', p ? `${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}` : 'unknown'],
+    ['step time', `${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps})${r.samplesPerSec !== null ? ` · ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`],
+    ['bubble', `${pct(r.bubbleFraction)}${r.analyticBubbleFraction !== null ? ` (analytic ${pct(r.analyticBubbleFraction)})` : ''}`],
+    ['overlap', r.overlapFraction === null ? 'no communication' : `${pct(r.overlapFraction)} of ${ms(r.commMs)} ms`],
+    ['straggler', `stage ${r.straggler.stage}, ${pct(r.straggler.overMeanFraction)} over the mean busy time`],
+    ['critical path', `step ${r.criticalPath.step}: ${r.criticalPath.label}`],
+  ];
+  const stageRows = r.stages.map((s) => `<tr><td>${s.stage}</td><td>${pct(s.utilization)}</td><td>${pct(s.bubbleFraction)}</td>${BUSY_KINDS.map((k) => `<td>${ms(s.busyMs[k])}</td>`).join('')}<td>${ms(s.commMs)}</td><td>${pct(s.overlapFraction)}</td><td>${bytes(s.peakMemoryBytes)}</td></tr>`).join('\n');
+  const layerRows = r.layers.map((l) => `<tr><td>${escapeHtml(l.layer)}</td><td>${escapeHtml(l.kind)}</td><td>${l.stage}</td><td>${l.fMs.toFixed(3)}</td><td>${l.bMs.toFixed(3)}</td><td>${l.rMs.toFixed(3)}</td><td>${l.params}</td><td>${l.activationBytesPerSample}</td><td>${escapeHtml(l.source)}</td></tr>`).join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pipeprof report · ${escapeHtml(path.basename(file))}</title>
+<style>
+body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 4px 16px; } dt { color: #666; } dd { margin: 0; word-break: break-word; }
+table { border-collapse: collapse; } td, th { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: right; } td:first-child, th:first-child { text-align: left; }
+.chart { position: relative; height: 260px; } .key { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 8px; vertical-align: middle; }
+#tip { min-height: 18px; color: #444; font-size: 12px; }
+</style>
+</head>
+<body>
+<h1>pipeprof report · ${escapeHtml(r.model ?? path.basename(file))}</h1>
+<dl>
+${summary.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('\n')}
+</dl>
+<h2>Step ${r.criticalPath.step} (one row per stage; thin strips: send, receive)</h2>
+<div><canvas id="timeline"></canvas></div>
+<div id="legend"></div>
+<div id="tip"></div>
+<h2>Time per stage</h2>
+<div class="chart"><canvas id="util"></canvas></div>
+<h2>Loss</h2>
+<div class="chart"><canvas id="loss"></canvas></div>
+<h2>Stages</h2>
+<table><tr><th>stage</th><th>util</th><th>bubble</th>${BUSY_KINDS.map((k) => `<th>${k} ms</th>`).join('')}<th>comm ms</th><th>overlap</th><th>peak memory</th></tr>
+${stageRows}
+</table>
+<h2>Layers (per micro-batch)</h2>
+<table><tr><th>layer</th><th>kind</th><th>stage</th><th>F ms</th><th>B ms</th><th>R ms</th><th>params</th><th>activation B/sample</th><th>source</th></tr>
+${layerRows}
+</table>
+<script type="application/json" id="pipeprof-data">${scriptJson(data)}</script>
+<script nonce="${nonce}">
+${chartJs}
+</script>
+<script nonce="${nonce}">${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+/** Reads, analyses and prints; writes the HTML page when asked. Input problems are UsageErrors (exit code 2). */
+export async function reportCommand(file: string, flags: ReportFlags, io: CliIO): Promise<Report> {
+  if (flags.html !== undefined) {
+    const dir = path.dirname(path.resolve(flags.html));
+    if (!flags.html || !fs.existsSync(dir)) throw new UsageError([`--html ${flags.html}: folder ${dir} does not exist; create it or choose another output path`]);
+  }
+  const timeline = await readTimeline(file);
+  let report: Report;
+  try {
+    report = buildReport(timeline);
+  } catch (e) {
+    if (e instanceof AnalysisError) throw new UsageError([`${file}: ${e.message}`]);
+    throw e;
+  }
+  if (flags.json) io.out(`${JSON.stringify(report)}\n`);
+  else io.out(formatReport(report, file));
+  if (flags.html !== undefined) {
+    await writeFileAtomic(flags.html, renderHtml(report, timeline, file, chartJsSource()));
+    if (!flags.json) io.out(`html        ${flags.html}\n`);
+  }
+  return report;
+}
+
+export function registerReport(program: Command, io: CliIO): void {
+  program
+    .command('report')
+    .argument('<trace>', 'a trace written by pipeprof capture or simulate (.pptrace.json, gzipped or not)')
+    .description('analyse a trace: utilization, bubbles, overlap, critical path, straggler, memory, per-layer costs')
+    .option('--json', 'print the report as one JSON object on stdout (default: off)')
+    .option('--html <file>', 'also write a self-contained HTML page with charts (default: off)')
+    .action(async (file: string, flags: ReportFlags) => {
+      await reportCommand(file, flags, io);
+    });
+}

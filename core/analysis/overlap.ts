@@ -1,0 +1,92 @@
+// Communication overlap: per stage, time on the send, receive and all-reduce lanes, and the share of it hidden under compute.
+import type { Timeline } from '../trace/timeline';
+import { measuredSteps, replicasPerStage, stepSlots } from './utilization';
+
+export interface StageOverlap {
+  stage: number;
+  /** Mean per measured step (averaged over replicas), ms. RECV spans the wait for the tensor, so it counts waiting too. */
+  sendMs: number;
+  recvMs: number;
+  allreduceMs: number;
+  commMs: number;
+  /** Communication time during which the same stage (and replica) was computing. */
+  overlappedMs: number;
+  exposedMs: number;
+  /** overlappedMs / commMs; null when the stage does not communicate. */
+  overlapFraction: number | null;
+}
+
+export interface Overlap {
+  stages: StageOverlap[];
+  commMs: number;
+  overlappedMs: number;
+  overlapFraction: number | null;
+}
+
+/** Merged, sorted compute intervals of one stage × replica. */
+interface Union {
+  s: number[];
+  e: number[];
+}
+
+/** Length of [a, b) covered by the union (binary search for the first interval ending after a). */
+function covered(u: Union, a: number, b: number): number {
+  let lo = 0;
+  let hi = u.e.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (u.e[mid] <= a) lo = mid + 1;
+    else hi = mid;
+  }
+  let sum = 0;
+  for (let j = lo; j < u.s.length && u.s[j] < b; j++) sum += Math.min(b, u.e[j]) - Math.max(a, u.s[j]);
+  return sum;
+}
+
+export function overlap(t: Timeline): Overlap {
+  const steps = measuredSteps(t);
+  const slot = stepSlots(steps);
+  const S = t.stages;
+  const replicas = replicasPerStage(t);
+  const R = Math.max(...replicas);
+  const { lane, stage, replica, step, start, dur, length } = t.ops;
+  // Compute unions over every step (a later step's compute may hide this step's communication).
+  const unions: Union[] = Array.from({ length: S * R }, () => ({ s: [], e: [] }));
+  for (let i = 0; i < length; i++) {
+    if (lane[i] !== 0 || dur[i] <= 0) continue;
+    const u = unions[stage[i] * R + replica[i]];
+    const a = start[i];
+    const b = a + dur[i];
+    const n = u.e.length;
+    if (n && a <= u.e[n - 1]) {
+      if (b > u.e[n - 1]) u.e[n - 1] = b;
+    } else {
+      u.s.push(a);
+      u.e.push(b);
+    }
+  }
+  const byLane = new Float64Array(S * 4);
+  const hidden = new Float64Array(S);
+  for (let i = 0; i < length; i++) {
+    const l = lane[i];
+    if (l === 0) continue;
+    const st = step[i];
+    if (st < 0 || st >= slot.length || slot[st] < 0) continue;
+    const s = stage[i];
+    byLane[s * 4 + l] += dur[i];
+    if (dur[i] > 0) hidden[s] += covered(unions[s * R + replica[i]], start[i], start[i] + dur[i]);
+  }
+  const per = (us: number, s: number) => us / 1000 / steps.length / replicas[s];
+  const stages: StageOverlap[] = [];
+  for (let s = 0; s < S; s++) {
+    const sendMs = per(byLane[s * 4 + 1], s);
+    const recvMs = per(byLane[s * 4 + 2], s);
+    const allreduceMs = per(byLane[s * 4 + 3], s);
+    const commMs = sendMs + recvMs + allreduceMs;
+    const overlappedMs = Math.min(commMs, per(hidden[s], s));
+    stages.push({ stage: s, sendMs, recvMs, allreduceMs, commMs, overlappedMs, exposedMs: commMs - overlappedMs, overlapFraction: commMs > 0 ? overlappedMs / commMs : null });
+  }
+  const commMs = stages.reduce((a, s) => a + s.commMs, 0);
+  const overlappedMs = stages.reduce((a, s) => a + s.overlappedMs, 0);
+  return { stages, commMs, overlappedMs, overlapFraction: commMs > 0 ? overlappedMs / commMs : null };
+}

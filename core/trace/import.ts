@@ -1,0 +1,267 @@
+// Importer: a parsed pipeprof (or plain Chrome) trace → a Timeline, written straight into columns; every problem is one clear line.
+import type { Plan } from '../schedule/types';
+import type { LayerSummary } from '../model/types';
+import type { HostInfo, StepRecord } from './schema';
+import { TRACE_VERSION } from './schema';
+import type { LayerCost, OpTable, Timeline } from './timeline';
+import { OP_KINDS } from './timeline';
+import { UsageError } from '../config/errors';
+
+/** A trace the analyses cannot use: one line naming the file, what is wrong and what to do (exit code 2 in the CLI). */
+export class TraceError extends UsageError {
+  constructor(message: string) {
+    super([message]);
+  }
+}
+
+const FIX = 'pass a file written by pipeprof capture or simulate';
+const DAMAGED = 'the file is damaged; capture it again';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const show = (v: unknown): string => {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 40)}…` : s;
+};
+
+const KIND_CODE: Record<string, number> = Object.fromEntries(OP_KINDS.map((k, i) => [k, i]));
+const LANE_OF_KIND = OP_KINDS.map((k) => (k === 'SEND' ? 1 : k === 'RECV' ? 2 : k === 'ALLREDUCE' ? 3 : 0));
+
+/** Columns sized by a counting pass and written in place (no per-op object); sorted by start at the end only if needed. */
+class Columns {
+  n = 0;
+  kind: Uint8Array;
+  stage: Int32Array;
+  replica: Int32Array;
+  lane: Uint8Array;
+  microbatch: Int32Array;
+  chunk: Int32Array;
+  step: Int32Array;
+  peer: Int32Array;
+  start: Float64Array;
+  dur: Float64Array;
+  bytes: Float64Array;
+  constructor(cap: number) {
+    this.kind = new Uint8Array(cap);
+    this.stage = new Int32Array(cap);
+    this.replica = new Int32Array(cap);
+    this.lane = new Uint8Array(cap);
+    this.microbatch = new Int32Array(cap);
+    this.chunk = new Int32Array(cap);
+    this.step = new Int32Array(cap);
+    this.peer = new Int32Array(cap);
+    this.start = new Float64Array(cap);
+    this.dur = new Float64Array(cap);
+    this.bytes = new Float64Array(cap);
+  }
+
+  /** The frozen table: trimmed to length, sorted by start (stable; a capture's file is sorted already, so usually a no-op). */
+  table(): OpTable {
+    const n = this.n;
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) if (this.start[i] < this.start[i - 1]) sorted = false;
+    if (sorted) {
+      // Sized exactly by the counting pass: hand the columns over without a copy (a copy of 1M rows costs a full GC).
+      const fit = <T extends Uint8Array | Int32Array | Float64Array>(col: T): T => (col.length === n ? col : (col.slice(0, n) as T));
+      return {
+        length: n, kind: fit(this.kind), stage: fit(this.stage), replica: fit(this.replica), lane: fit(this.lane),
+        microbatch: fit(this.microbatch), chunk: fit(this.chunk), step: fit(this.step), peer: fit(this.peer),
+        start: fit(this.start), dur: fit(this.dur), bytes: fit(this.bytes),
+      };
+    }
+    const order = Array.from({ length: n }, (_, i) => i);
+    const st = this.start;
+    order.sort((a, b) => st[a] - st[b] || a - b);
+    const pick = <T extends Uint8Array | Int32Array | Float64Array>(col: T, make: (n: number) => T): T => {
+      const out = make(n);
+      for (let i = 0; i < n; i++) out[i] = col[order[i]];
+      return out;
+    };
+    return {
+      length: n, kind: pick(this.kind, (k) => new Uint8Array(k)), stage: pick(this.stage, (k) => new Int32Array(k)),
+      replica: pick(this.replica, (k) => new Int32Array(k)), lane: pick(this.lane, (k) => new Uint8Array(k)),
+      microbatch: pick(this.microbatch, (k) => new Int32Array(k)), chunk: pick(this.chunk, (k) => new Int32Array(k)),
+      step: pick(this.step, (k) => new Int32Array(k)), peer: pick(this.peer, (k) => new Int32Array(k)),
+      start: pick(this.start, (k) => new Float64Array(k)), dur: pick(this.dur, (k) => new Float64Array(k)), bytes: pick(this.bytes, (k) => new Float64Array(k)),
+    };
+  }
+}
+
+const int = (v: unknown, none: number): number => (typeof v === 'number' && Number.isInteger(v) ? v : none);
+
+/** Checks the `pipeprof` metadata block and returns its parts; problems name the field. */
+function readMeta(meta: unknown, file: string) {
+  const bad = (field: string, rule: string, got: unknown, fix = DAMAGED) => new TraceError(`${file}: pipeprof.${field} ${rule} (got ${show(got)}); ${fix}`);
+  if (!isObj(meta)) throw new TraceError(`${file}: "pipeprof" must be an object with the run's plan, layers and steps (got ${show(meta)}); ${FIX}`);
+  const version = meta.version;
+  if (typeof version !== 'number') throw bad('version', 'must be a number', version);
+  if (version > TRACE_VERSION) throw new TraceError(`${file}: trace format version ${version} is newer than this pipeprof reads (${TRACE_VERSION}); update pipeprof`);
+
+  const p = meta.plan;
+  if (!isObj(p)) throw bad('plan', 'must be an object {balance, microbatches, schedule, recompute, replicas}', p);
+  if (!Array.isArray(p.balance) || !p.balance.length || !p.balance.every((b) => Number.isInteger(b) && b > 0))
+    throw bad('plan.balance', 'must be a non-empty list of positive layer counts', p.balance);
+  if (!Number.isInteger(p.microbatches) || (p.microbatches as number) < 1) throw bad('plan.microbatches', 'must be a positive integer', p.microbatches);
+  if (typeof p.schedule !== 'string') throw bad('plan.schedule', 'must name a schedule', p.schedule);
+  const plan: Plan = {
+    balance: p.balance as number[], microbatches: p.microbatches as number, schedule: p.schedule as Plan['schedule'],
+    recompute: (typeof p.recompute === 'string' ? p.recompute : 'never') as Plan['recompute'], replicas: int(p.replicas, 1),
+  };
+
+  if (meta.steps === undefined) throw new TraceError(`${file}: pipeprof.steps is missing, and every analysis needs the step times; ${DAMAGED}`);
+  if (!Array.isArray(meta.steps)) throw bad('steps', 'must be a list of {step, startUs, endUs, loss, warmup}', meta.steps);
+  const steps: StepRecord[] = meta.steps.map((s, i) => {
+    if (!isObj(s) || typeof s.startUs !== 'number' || typeof s.endUs !== 'number' || !(s.endUs >= s.startUs))
+      throw bad(`steps[${i}]`, 'must be {step, startUs, endUs, loss, warmup} with endUs ≥ startUs', s);
+    return { step: int(s.step, i), startUs: s.startUs, endUs: s.endUs, loss: typeof s.loss === 'number' ? s.loss : NaN, warmup: s.warmup === true };
+  });
+
+  const layersRaw = meta.layers ?? [];
+  if (!Array.isArray(layersRaw)) throw bad('layers', 'must be a list of {name, kind, params, flops, activationBytes}', layersRaw);
+  const layers: LayerSummary[] = layersRaw.map((l, i) => {
+    if (!isObj(l) || typeof l.name !== 'string') throw bad(`layers[${i}]`, 'must be {name, kind, params, flops, activationBytes}', l);
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    return { name: l.name, kind: String(l.kind ?? 'unknown') as LayerSummary['kind'], params: num(l.params), flops: num(l.flops), activationBytes: num(l.activationBytes) };
+  });
+  const layerSum = plan.balance.reduce((a, b) => a + b, 0);
+  if (layers.length && layers.length !== layerSum)
+    throw new TraceError(`${file}: pipeprof.layers has ${layers.length} layers but plan.balance [${plan.balance.join(',')}] places ${layerSum}; ${DAMAGED}`);
+
+  const layerCosts: LayerCost[] = Array.isArray(meta.layerCosts)
+    ? meta.layerCosts.filter((c): c is LayerCost => isObj(c) && typeof c.layer === 'string' && Array.isArray(c.points))
+    : [];
+  const m = meta.model;
+  const model = isObj(m) && typeof m.name === 'string'
+    ? { name: m.name, options: (isObj(m.options) ? m.options : {}) as Record<string, number | string>, loss: String(m.loss ?? '') }
+    : null;
+  const run = meta.run;
+  const batch = isObj(run) && typeof run.batch === 'number' && run.batch > 0 ? run.batch : null;
+  const host = isObj(meta.host) ? (meta.host as unknown as HostInfo) : null;
+  return {
+    plan, steps, layers, layerCosts, model, batch, host,
+    backend: typeof meta.backend === 'string' ? meta.backend : null,
+    status: meta.status === 'failed' ? ('failed' as const) : ('complete' as const),
+    source: meta.source === 'predicted' ? ('predicted' as const) : ('measured' as const),
+  };
+}
+
+/** Index of the step whose window holds `t` (steps sorted by start), or -1. */
+function stepAt(steps: StepRecord[], t: number): number {
+  let lo = 0;
+  let hi = steps.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (steps[mid].startUs <= t) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return hi >= 0 && t <= steps[hi].endUs ? steps[hi].step : -1;
+}
+
+/**
+ * Builds the Timeline of a parsed trace. A pipeprof trace carries its plan, layers and steps; a plain Chrome trace whose
+ * `X` events have `args.op` and `args.stage` is accepted too, with plan null and steps taken from the ops' `args.step`.
+ */
+export function timelineFromTrace(json: unknown, file: string): Timeline {
+  if (!isObj(json) || !Array.isArray(json.traceEvents))
+    throw new TraceError(`${file}: not a trace: expected a JSON object with "traceEvents" (a Chrome trace); ${FIX}`);
+  const events = json.traceEvents as unknown[];
+  const meta = json.pipeprof === undefined ? null : readMeta(json.pipeprof, file);
+
+  // Count the ops first: columns of exactly the right size, allocated once.
+  let ops = 0;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as Obj | null;
+    if (e !== null && typeof e === 'object' && e.ph === 'X' && e.args !== null && typeof e.args === 'object' && typeof (e.args as Obj).op === 'string') ops++;
+  }
+  const cols = new Columns(ops);
+  const memory: { pid: number; ts: number; bytes: number }[] = [];
+  /** pid → stage, learned from the ops (a pid is one stage × replica). */
+  const stageOfPid = new Map<number, number>();
+  let anyStep = false;
+  let maxStage = -1;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as Obj;
+    if (e === null || typeof e !== 'object') throw new TraceError(`${file}: traceEvents[${i}] must be an event object (got ${show(e)}); ${DAMAGED}`);
+    const ph = e.ph;
+    if (ph === 'X') {
+      const a = e.args as Obj | undefined;
+      if (!a || typeof a !== 'object') continue;
+      const op = a.op;
+      const stage = a.stage;
+      if (typeof op !== 'string' || typeof stage !== 'number') continue; // another tool's slice
+      const k = KIND_CODE[op];
+      if (k === undefined) throw new TraceError(`${file}: traceEvents[${i}].args.op must be one of ${OP_KINDS.join(', ')} (got ${show(op)}); ${DAMAGED}`);
+      const ts = e.ts;
+      const dur = e.dur;
+      if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new TraceError(`${file}: traceEvents[${i}].ts must be a number of microseconds (got ${show(ts)}); ${DAMAGED}`);
+      if (typeof dur !== 'number' || !(dur >= 0)) throw new TraceError(`${file}: traceEvents[${i}].dur must be a non-negative number of microseconds (got ${show(dur)}); ${DAMAGED}`);
+      if (!Number.isInteger(stage) || stage < 0) throw new TraceError(`${file}: traceEvents[${i}].args.stage must be a stage index ≥ 0 (got ${show(stage)}); ${DAMAGED}`);
+      const j = cols.n++;
+      cols.kind[j] = k;
+      cols.stage[j] = stage;
+      if (stage > maxStage) maxStage = stage;
+      const tid = e.tid;
+      cols.lane[j] = tid === 0 || tid === 1 || tid === 2 || tid === 3 ? tid : LANE_OF_KIND[k];
+      cols.replica[j] = int(a.replica, 0);
+      cols.microbatch[j] = int(a.microbatch, -1);
+      cols.chunk[j] = int(a.chunk, -1);
+      const st = int(a.step, -1);
+      if (st >= 0) anyStep = true;
+      cols.step[j] = st;
+      cols.peer[j] = int(a.peer, -1);
+      cols.start[j] = ts;
+      cols.dur[j] = dur;
+      cols.bytes[j] = typeof a.bytes === 'number' ? a.bytes : 0;
+      const pid = e.pid;
+      if (typeof pid === 'number' && !stageOfPid.has(pid)) stageOfPid.set(pid, stage);
+    } else if (ph === 'C' && e.name === 'memory') {
+      const a = e.args as Obj | undefined;
+      const bytes = a?.bytes;
+      if (typeof bytes === 'number' && typeof e.ts === 'number' && typeof e.pid === 'number') memory.push({ pid: e.pid, ts: e.ts, bytes });
+    }
+  }
+  if (!meta && cols.n === 0)
+    throw new TraceError(`${file}: not a pipeprof trace: no "pipeprof" block and no X events with args.op and args.stage; ${FIX}`);
+
+  let steps = meta?.steps ?? [];
+  if (!meta) {
+    // A plain Chrome trace: each step spans its ops; without step numbers, the whole trace is one step.
+    const span = new Map<number, { s: number; e: number }>();
+    for (let i = 0; i < cols.n; i++) {
+      const t = anyStep ? cols.step[i] : 0;
+      if (!anyStep) cols.step[i] = 0;
+      if (t < 0) continue;
+      const w = span.get(t);
+      const s = cols.start[i];
+      const e = s + cols.dur[i];
+      if (!w) span.set(t, { s, e });
+      else {
+        if (s < w.s) w.s = s;
+        if (e > w.e) w.e = e;
+      }
+    }
+    steps = [...span.entries()].sort((a, b) => a[0] - b[0]).map(([step, w]) => ({ step, startUs: w.s, endUs: w.e, loss: NaN, warmup: false }));
+  } else if (!anyStep && cols.n) {
+    // Ops without step numbers: place each in the step whose window holds its start.
+    const sorted = steps.slice().sort((a, b) => a.startUs - b.startUs);
+    for (let i = 0; i < cols.n; i++) cols.step[i] = stepAt(sorted, cols.start[i]);
+  }
+
+  const stages = meta ? Math.max(meta.plan.balance.length, maxStage + 1) : maxStage + 1;
+  const table = cols.table();
+  return {
+    source: meta?.source ?? 'measured',
+    status: meta?.status ?? 'complete',
+    stages,
+    plan: meta?.plan ?? null,
+    batch: meta?.batch ?? null,
+    model: meta?.model ?? null,
+    layers: meta?.layers ?? [],
+    layerCosts: meta?.layerCosts ?? [],
+    steps,
+    ops: table,
+    memory: memory.map((m) => ({ stage: stageOfPid.get(m.pid) ?? m.pid, ts: m.ts, bytes: m.bytes })),
+    backend: meta?.backend ?? null,
+    host: meta?.host ?? null,
+  };
+}

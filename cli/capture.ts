@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
+import type { ParseError } from 'jsonc-parser';
 import { CAPTURE_DEFAULTS, checkFields, mergeConfig } from '../core/config/capture-config';
 import type { CaptureConfig, ConfigField } from '../core/config/capture-config';
 import { UsageError } from '../core/config/errors';
@@ -60,11 +62,12 @@ export function readConfigFile(file: string): Partial<CaptureConfig> {
   } catch (e) {
     throw new UsageError([`${file}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`]);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError([`${file}: is not valid JSON (${(e as Error).message}); fix the syntax (the JSON Schema in schema/pipeprof.config.schema.json describes the fields)`]);
+  // JSON with comments and trailing commas, as VS Code edits it (and as `recommend --apply` keeps it).
+  const errors: ParseError[] = [];
+  const raw: unknown = parseJsonc(text, errors, { allowTrailingComma: true });
+  if (errors.length) {
+    const { line, column } = lineAndColumn(text, errors[0].offset);
+    throw new UsageError([`${file}: is not valid JSON (${printParseErrorCode(errors[0].error)} at line ${line}, column ${column}); fix the syntax (the JSON Schema in schema/pipeprof.config.schema.json describes the fields)`]);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError([`${file}: must hold a JSON object of settings, e.g. {"model": "mlp", "stages": 2}`]);
   const obj = raw as Record<string, unknown>;
@@ -79,6 +82,11 @@ export function readConfigFile(file: string): Partial<CaptureConfig> {
   if (typeof m === 'string' && m.endsWith('.json')) cfg.model = rel(m);
   else if (m && typeof m === 'object' && String((m as { name: string }).name).endsWith('.json')) cfg.model = { ...(m as object), name: rel((m as { name: string }).name) };
   return cfg as Partial<CaptureConfig>;
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: before[before.length - 1].length + 1 };
 }
 
 /** PIPEPROF_FAULT=stage:op:step:kind (e.g. 1:B:1:throw) injects a fault, for tests of the failure path. */

@@ -7,6 +7,7 @@ import { processIO } from './io';
 import { registerCapture } from './capture';
 import { registerDemo } from './demo';
 import { registerReport } from './report';
+import { registerRecommend } from './recommend';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -21,6 +22,7 @@ export function buildProgram(io: CliIO): Command {
   registerCapture(program, io);
   registerDemo(program, io);
   registerReport(program, io);
+  registerRecommend(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   return program;
 }

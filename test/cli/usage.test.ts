@@ -40,10 +40,13 @@ test('a config file: problems name the file and field; flags override it', async
   fs.writeFileSync(cfg, JSON.stringify({ model: 'mlp', stages: 12 }));
   const r2 = await cli(['capture', cfg]);
   assert.equal(r2.err.trim(), `pipeprof: ${cfg}: stages is 12 but the model has only 8 layers, and a stage needs at least one; use --stages 8 or fewer`);
-  fs.writeFileSync(cfg, '{"model": "mlp",');
+  fs.writeFileSync(cfg, '// comments and trailing commas are fine\n{"model": "mlp", "stages": 9, "balance": [3, 3, 3],}');
+  const r4 = await cli(['capture', cfg]);
+  assert.match(r4.err, /balance has 9 layers but the model has 8/, 'a commented config is read');
+  fs.writeFileSync(cfg, '{"model": "mlp",\n "stages": 2 2}');
   const r3 = await cli(['capture', cfg]);
   assert.equal(r3.code, 2);
-  assert.match(r3.err, new RegExp(`^pipeprof: ${cfg.replace(/[.]/g, '\\.')}: is not valid JSON`));
+  assert.match(r3.err, new RegExp(`^pipeprof: ${cfg.replace(/[.]/g, '\\.')}: is not valid JSON \\(CommaExpected at line 2, column 14\\)`));
 });
 
 test('unknown model, missing model file, unknown flag: exit 2 with one clear line', async () => {

@@ -1,0 +1,262 @@
+// `pipeprof recommend <trace>`: calibrate on a trace, rank plans by predicted step time, optionally write the best into a config file.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { applyEdits, modify, parse, parseTree, printParseErrorCode } from 'jsonc-parser';
+import type { Edit, Node, ParseError } from 'jsonc-parser';
+import { CAPTURE_DEFAULTS } from '../core/config/capture-config';
+import { UsageError } from '../core/config/errors';
+import { writeFileAtomic } from '../core/io/atomic';
+import { readTimeline } from '../core/io/read-trace';
+import { calibrate } from '../core/simulate/calibrate';
+import type { CostModel } from '../core/simulate/cost-model';
+import { recommend } from '../core/recommend/recommend';
+import type { RankedPlan } from '../core/recommend/recommend';
+import { formatBytes } from '../core/recommend/partition';
+import type { Timeline } from '../core/trace/timeline';
+import type { CliIO } from './io';
+
+export const RECOMMEND_DEFAULTS = { top: 5 } as const;
+
+const UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
+  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3, ti: 1024 ** 4, tib: 1024 ** 4,
+};
+
+/** `4GiB`, `512MiB`, `1.5GB`, `1e9` (bytes) → bytes; a UsageError naming the flag otherwise. */
+export function parseBytes(text: string, flag = '--memory-limit'): number {
+  const m = /^\s*((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!Number.isFinite(bytes) || bytes <= 0)
+    throw new UsageError([`${flag} must be a positive size such as 4GiB, 512MiB or 1e9 (bytes) (got ${JSON.stringify(text)}); write a number with an optional unit B, KB, MB, GB, KiB, MiB or GiB`]);
+  return bytes;
+}
+
+function positiveInt(text: string | undefined, flag: string, example: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError([`${flag} must be a positive integer (got ${JSON.stringify(text)}); e.g. ${flag} ${example}`]);
+  return n;
+}
+
+/** The plan fields `--apply` writes, in the order they are added to a file. */
+const PLAN_FIELDS = ['balance', 'microbatches', 'schedule', 'recompute'] as const;
+
+/** Indentation and line ends of an existing file, so inserted lines look like their neighbours. */
+function detectFormatting(text: string): { indent: string; eol: string } {
+  return { eol: text.includes('\r\n') ? '\r\n' : '\n', indent: /^([ \t]+)\S/m.exec(text)?.[1] ?? '  ' };
+}
+
+/** JSON on one line, spaced as people write config files: `[7, 1]`, `{"name": "mlp", "width": 256}`. */
+export function inlineJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(inlineJson).join(', ')}]`;
+  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${inlineJson(x)}`).join(', ')}}`;
+  return JSON.stringify(v);
+}
+
+function rootObject(text: string, file: string): Node {
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: true });
+  if (errors.length) throw new UsageError([`${file}: is not valid JSON (${printParseErrorCode(errors[0].error)} at offset ${errors[0].offset}); fix the syntax, or give --apply a new file`]);
+  if (!root || root.type !== 'object') throw new UsageError([`${file}: must hold a JSON object of settings to apply a plan to; give --apply a pipeprof.config.json`]);
+  return root;
+}
+
+/**
+ * What follows a property on its line: an optional comma, then spaces and at most one comment.
+ * `end` is where the line's newline starts when nothing else follows, else -1 (more JSON on the same line).
+ */
+function afterProperty(text: string, from: number): { comma: number; end: number } {
+  const m = /^[ \t]*(,?)[ \t]*(\/\/[^\r\n]*|\/\*(?:(?!\*\/)[^\r\n])*\*\/[ \t]*)?(?=\r?\n|$)/.exec(text.slice(from));
+  const comma = text.slice(from).search(/\S/);
+  return { comma: comma >= 0 && text[from + comma] === ',' ? from + comma : -1, end: m ? from + m[0].length : -1 };
+}
+
+/** Removes a top-level field with its whole line (and the comment trailing it) when it has a line of its own. */
+export function removeField(text: string, key: string, file = 'config'): string {
+  const root = rootObject(text, file);
+  const props = root.children ?? [];
+  const i = props.findIndex((p) => p.children?.[0].value === key);
+  if (i < 0) return text;
+  const p = props[i];
+  const lineStart = text.lastIndexOf('\n', p.offset - 1) + 1;
+  const { comma, end } = afterProperty(text, p.offset + p.length);
+  const edits: Edit[] = [];
+  // The last property leaves its predecessor's comma dangling.
+  const prevComma = comma < 0 && i > 0 ? afterProperty(text, props[i - 1].offset + props[i - 1].length).comma : -1;
+  if (/^[ \t]*$/.test(text.slice(lineStart, p.offset)) && end >= 0) {
+    const eol = /^\r?\n/.exec(text.slice(end))?.[0] ?? '';
+    edits.push({ offset: lineStart, length: end + eol.length - lineStart, content: '' });
+    if (prevComma >= 0) edits.push({ offset: prevComma, length: 1, content: '' });
+  } else if (prevComma >= 0) {
+    // On a shared line: `"a": 1, "key": 2}` loses `, "key": 2`.
+    edits.push({ offset: prevComma, length: p.offset + p.length - prevComma, content: '' });
+  } else {
+    const stop = comma >= 0 ? comma + 1 + (/^[ \t]*/.exec(text.slice(comma + 1))?.[0].length ?? 0) : p.offset + p.length;
+    edits.push({ offset: p.offset, length: stop - p.offset, content: '' });
+  }
+  return applyEdits(text, edits);
+}
+
+/** Sets a top-level field: its value replaced in place, or a new line after the last field, indented like it. */
+export function setField(text: string, key: string, value: unknown, file = 'config'): string {
+  const root = rootObject(text, file);
+  const props = root.children ?? [];
+  const existing = props.find((p) => p.children?.[0].value === key);
+  if (existing) {
+    // jsonc-parser locates the value; its content is replaced with the one-line form.
+    return applyEdits(text, modify(text, [key], value, {}).map((e) => ({ ...e, content: inlineJson(value) })));
+  }
+  const { eol, indent: unit } = detectFormatting(text);
+  const entry = `${JSON.stringify(key)}: ${inlineJson(value)}`;
+  if (!props.length) return applyEdits(text, [{ offset: root.offset + 1, length: root.length - 2, content: `${eol}${unit}${entry}${eol}` }]);
+  const last = props[props.length - 1];
+  const lineStart = text.lastIndexOf('\n', last.offset - 1) + 1;
+  const before = text.slice(lineStart, last.offset);
+  const { comma, end } = afterProperty(text, last.offset + last.length);
+  const edits: Edit[] = [];
+  if (comma < 0) edits.push({ offset: last.offset + last.length, length: 0, content: ',' });
+  if (/^[ \t]*$/.test(before) && end >= 0) edits.push({ offset: end, length: 0, content: `${eol}${before}${entry}${comma >= 0 ? ',' : ''}` });
+  else edits.push({ offset: comma >= 0 ? comma + 1 : last.offset + last.length, length: 0, content: ` ${entry}${comma >= 0 ? ',' : ''}` });
+  return applyEdits(text, edits);
+}
+
+/**
+ * Writes a plan's balance, micro-batches, schedule and recompute into config text, leaving every other byte
+ * (comments, order, formatting) alone, and removes a `stages` that disagrees with the balance. `text` null: a new file
+ * holding `newFile`'s fields first.
+ */
+export function applyPlanToConfig(text: string | null, plan: Pick<RankedPlan, (typeof PLAN_FIELDS)[number]>, file: string, newFile: Record<string, unknown> = {}): string {
+  let out = text ?? '{}\n';
+  const raw = parse(out) as Record<string, unknown>;
+  rootObject(out, file);
+  if (text === null) for (const [k, v] of Object.entries(newFile)) out = setField(out, k, v, file);
+  if (raw.stages !== undefined && raw.stages !== plan.balance.length) out = removeField(out, 'stages', file);
+  for (const k of PLAN_FIELDS) out = setField(out, k, plan[k], file);
+  return out;
+}
+
+function planText(p: { balance: number[]; microbatches: number; schedule: string; recompute: string }): string {
+  return `balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}`;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+function measuredStepMs(t: Timeline): number | undefined {
+  const steps = t.steps.filter((s) => !s.warmup);
+  if (!steps.length) return undefined;
+  const ms = steps.map((s) => (s.endUs - s.startUs) / 1000).sort((a, b) => a - b);
+  const h = Math.floor(ms.length / 2);
+  return ms.length % 2 ? ms[h] : (ms[h - 1] + ms[h]) / 2;
+}
+
+/** The text of the config file --apply will edit (null: it does not exist yet, and its folder does); problems as UsageErrors. */
+function readApplyTarget(file: string): string | null {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    rootObject(text, file);
+    return text;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new UsageError([`${file}: cannot read the config file (${code ?? (e as Error).message}); check the path`]);
+    const dir = path.dirname(path.resolve(file));
+    if (!fs.existsSync(dir)) throw new UsageError([`${file}: folder ${dir} does not exist; create it or give --apply another path`]);
+    return null;
+  }
+}
+
+export interface RecommendFlags {
+  memoryLimit?: string;
+  stages?: string;
+  top?: string;
+  json?: boolean;
+  apply?: string;
+}
+
+export function registerRecommend(program: Command, io: CliIO): void {
+  program
+    .command('recommend')
+    .argument('<trace>', 'a pipeprof trace (.pptrace.json) to calibrate the timing model on')
+    .description('rank plans (balance, micro-batches, schedule, recompute) by predicted step time')
+    .option('--memory-limit <size>', 'per-stage memory limit, e.g. 4GiB, 512MiB or 1e9 bytes (default: none)')
+    .option('--stages <S>', "stage count of the plans searched (default: the traced plan's)")
+    .option('--top <N>', `plans to list, best first (default: ${RECOMMEND_DEFAULTS.top})`)
+    .option('--json', 'print {"plans": [...]} on stdout, best first (default: off)')
+    .option('--apply <file>', 'write the best plan into this pipeprof.config.json, keeping the rest of it; created if missing (default: off)')
+    .action(async (tracePath: string, flags: RecommendFlags) => {
+      // Every flag is checked before the trace is read, so bad input costs nothing.
+      const problems: string[] = [];
+      const check = <T>(f: () => T): T | undefined => {
+        try {
+          return f();
+        } catch (e) {
+          if (!(e instanceof UsageError)) throw e;
+          problems.push(...e.problems);
+          return undefined;
+        }
+      };
+      const memoryLimitBytes = flags.memoryLimit === undefined ? undefined : check(() => parseBytes(flags.memoryLimit!));
+      const stages = check(() => positiveInt(flags.stages, '--stages', '2'));
+      const top = check(() => positiveInt(flags.top, '--top', '5')) ?? RECOMMEND_DEFAULTS.top;
+      if (problems.length) throw new UsageError(problems);
+      // The config file --apply edits is checked before any work too.
+      const applyText = flags.apply === undefined ? undefined : readApplyTarget(flags.apply);
+
+      const timeline = await readTimeline(tracePath);
+      if (!timeline.plan) throw new UsageError([`${tracePath}: the trace has no plan in its pipeprof block; capture it with pipeprof capture`]);
+      if (!timeline.batch) throw new UsageError([`${tracePath}: the trace does not record its batch size (pipeprof.run.batch); capture it with pipeprof capture`]);
+      const measured = measuredStepMs(timeline);
+      let costs: CostModel;
+      try {
+        costs = calibrate(timeline);
+      } catch (e) {
+        throw new UsageError([`${tracePath}: ${(e as Error).message}`]);
+      }
+      const plans = recommend({
+        costs, layers: timeline.layers, batch: timeline.batch, traced: timeline.plan,
+        measuredStepMs: measured, stages, memoryLimitBytes, top, model: timeline.model ?? undefined,
+      });
+
+      if (flags.json) {
+        const keys = ['balance', 'microbatches', 'schedule', 'recompute', 'predictedStepTimeMs', 'speedup', 'peakMemoryBytes', 'layout'] as const;
+        io.out(`${JSON.stringify({ plans: plans.map((p) => Object.fromEntries(keys.map((k) => [k, p[k]]))) })}\n`);
+      } else {
+        io.out(`traced plan  ${planText(timeline.plan)}${measured !== undefined ? `: ${measured.toFixed(1)} ms per step (median, measured)` : ''}\n`);
+        io.out(`model        calibrated on ${tracePath}${measured !== undefined ? '; predicted step times are scaled so the traced plan predicts its measured one' : ''}\n`);
+        if (memoryLimitBytes !== undefined) io.out(`memory limit ${formatBytes(memoryLimitBytes)} per stage\n`);
+        io.out('\n');
+        io.out(`${table(
+          ['#', 'layout', 'balance', 'M', 'schedule', 'recompute', 'step ms', 'speedup', 'bubble', 'peak memory'],
+          plans.map((p, i) => [
+            String(i + 1), p.layout, `[${p.balance.join(',')}]`, String(p.microbatches), p.schedule, p.recompute,
+            p.predictedStepTimeMs.toFixed(1), `${p.speedup.toFixed(2)}x`, `${(p.bubbleFraction * 100).toFixed(1)}%`, formatBytes(p.peakMemoryBytes),
+          ]),
+        )}\n`);
+      }
+
+      if (flags.apply !== undefined && applyText !== undefined) {
+        const file = flags.apply;
+        const text = applyText;
+        const best = plans[0];
+        // A new file also names the traced model and batch, so `pipeprof capture FILE` runs the plan as recommended.
+        const model = timeline.model;
+        const newFile = model ? { model: Object.keys(model.options).length ? { name: model.name, ...model.options } : model.name, batch: timeline.batch } : { batch: timeline.batch };
+        const updated = applyPlanToConfig(text, best, file, newFile);
+        await writeFileAtomic(file, updated);
+        const note = `${text === null ? 'created' : 'updated'} ${file}: ${planText(best)}\n`;
+        if (flags.json) io.err(note);
+        else io.out(`\n${note}`);
+        if (text !== null) {
+          const batch = (parse(updated) as { batch?: unknown }).batch ?? CAPTURE_DEFAULTS.batch;
+          if (batch !== timeline.batch) io.err(`pipeprof: note: ${file} has batch ${batch} but the plan was found for the traced batch ${timeline.batch}; set "batch": ${timeline.batch} there to run it as recommended\n`);
+        }
+      }
+    });
+}

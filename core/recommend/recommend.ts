@@ -1,0 +1,223 @@
+// Plan search: micro-batch counts, schedules, recompute modes and DP balances, each simulated and ranked by predicted step time under a memory limit.
+import type { CostModel } from '../simulate/cost-model';
+import { layerMs, transferMs } from '../simulate/cost-model';
+import { simulate, stageBytes } from '../simulate/simulate';
+import type { LayerSummary } from '../model/types';
+import type { Plan, RecomputeMode, ScheduleName } from '../schedule/types';
+import { SCHEDULES } from '../schedule/types';
+import { buildSchedule } from '../schedule';
+import { recomputes } from '../schedule/recompute';
+import type { Timeline } from '../trace/timeline';
+import { utilization } from '../analysis/utilization';
+import { uniformBalance } from '../config/capture-config';
+import { UsageError } from '../config/errors';
+import type { PartitionInput } from './partition';
+import { formatBytes, neighbourBalances, optimalPartition } from './partition';
+
+export interface RecommendInput {
+  costs: CostModel;
+  layers: LayerSummary[];
+  /** Samples per minibatch; micro-batch counts are its divisors. */
+  batch: number;
+  /** The plan the trace ran: its stage count is the default, and speedups are against it. */
+  traced: Plan;
+  /**
+   * The traced plan's measured step time. When given, every predicted time is scaled by
+   * measured / simulated-traced, so the traced plan predicts its own measurement (speedups are unchanged).
+   */
+  measuredStepMs?: number;
+  stages?: number;
+  memoryLimitBytes?: number;
+  /** Plans returned, best first (default 5). */
+  top?: number;
+  /** Metadata for the simulated timelines. */
+  model?: { name: string; options: Record<string, number | string>; loss?: string };
+}
+
+export interface RankedPlan {
+  balance: number[];
+  microbatches: number;
+  schedule: ScheduleName;
+  recompute: RecomputeMode;
+  predictedStepTimeMs: number;
+  /** Simulated step time of the traced plan over this plan's, both with the same cost model. */
+  speedup: number;
+  peakMemoryBytes: number;
+  bubbleFraction: number;
+  /** Layers per stage, stages joined by '|': `E,3|3,H` for a transformer (E embedding, H head), `3|3|2` otherwise. */
+  layout: string;
+}
+
+/** Recompute modes the search tries, cheapest first. */
+export const SEARCH_RECOMPUTE: readonly RecomputeMode[] = ['never', 'except-last', 'always'];
+
+export function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= n; d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
+/** `E,3|3,H` for a transformer (embedding first, LM head last, blocks counted), `3|3|2` for any other model. */
+export function layoutString(balance: readonly number[], layers: readonly LayerSummary[]): string {
+  const L = layers.length;
+  const transformer = L >= 2 && layers[0].kind === 'embedding' && layers[L - 1].kind === 'lm-head';
+  if (!transformer) return balance.join('|');
+  const parts: string[] = [];
+  let first = 0;
+  for (const n of balance) {
+    const end = first + n;
+    const cell: string[] = [];
+    if (first === 0) cell.push('E');
+    const blocks = Math.min(end, L - 1) - Math.max(first, 1);
+    if (blocks > 0) cell.push(String(blocks));
+    if (end === L) cell.push('H');
+    parts.push(cell.join(','));
+    first = end;
+  }
+  return parts.join('|');
+}
+
+const median = (xs: number[]): number => {
+  const s = xs.slice().sort((a, b) => a - b);
+  const h = Math.floor(s.length / 2);
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+
+/** Median step time of a timeline, ms (measured steps when there are any, else all). */
+export function stepTimeMs(t: Timeline): number {
+  const measured = t.steps.filter((s) => !s.warmup);
+  const steps = measured.length ? measured : t.steps;
+  if (!steps.length) throw new Error('internal: the simulated timeline has no steps');
+  return median(steps.map((s) => (s.endUs - s.startUs) / 1000));
+}
+
+/** Highest memory sample of any stage, bytes. */
+export function peakMemory(t: Timeline): number {
+  let peak = 0;
+  for (const m of t.memory) if (m.bytes > peak) peak = m.bytes;
+  return peak;
+}
+
+/** Mean over stages of the share of the measured steps in which a stage runs no compute op (as `pipeprof report` counts it). */
+export function bubbleFraction(t: Timeline): number {
+  return utilization(t).bubbleFraction;
+}
+
+/**
+ * Per-stage peak bytes for the DP, exactly as the simulator counts them: weights and optimizer state, plus the most
+ * activations the stage's op order ever holds. Walking the schedule once gives, per stage, the (kept, input-only)
+ * micro-batch counts at each op; a stage's peak is then the largest of those combinations of its own byte sizes.
+ */
+export function stageBytesModel(c: CostModel, plan: Pick<Plan, 'microbatches' | 'schedule' | 'recompute'> & { stages: number }, samples: number) {
+  const M = plan.microbatches;
+  const schedule = buildSchedule({ balance: new Array<number>(plan.stages).fill(1), microbatches: M, schedule: plan.schedule, recompute: plan.recompute });
+  const combos = schedule.map((ops) => {
+    const seen = new Map<string, [number, number]>();
+    let kept = 0;
+    let input = 0;
+    for (const o of ops) {
+      const rc = recomputes(plan.recompute, o.microbatch, M);
+      if (o.op === 'F') {
+        if (rc) input++;
+        else kept++;
+      } else if (o.op === 'R') {
+        kept++;
+        input--;
+      } else if (o.op === 'B') {
+        kept--;
+        continue;
+      }
+      seen.set(`${kept}/${input}`, [kept, input]);
+    }
+    return [...seen.values()];
+  });
+  return (s: number, i: number, j: number): number => {
+    const b = stageBytes(c, i, j, samples);
+    let peak = 0;
+    for (const [k, n] of combos[s]) peak = Math.max(peak, k * b.keptBytes + n * b.inputBytes);
+    return b.constBytes + peak;
+  };
+}
+
+/** The DP's proxy: each layer's compute over one step, and each boundary's transfers over one step. */
+function partitionInput(c: CostModel, stages: number, M: number, samples: number, recompute: RecomputeMode): PartitionInput {
+  const rShare = recompute === 'always' ? 1 : recompute === 'except-last' ? (M - 1) / M : 0;
+  const layer = c.layers.map((l, i) =>
+    M * c.computeScale * (layerMs(c, i, 'F', samples) + layerMs(c, i, 'B', samples) + (rShare ? rShare * layerMs(c, i, 'R', samples) : 0)) + c.opt.msPerParamByte * l.paramBytes);
+  // The loss runs inside the last stage's F whatever the balance: charge it to the last layer.
+  layer[layer.length - 1] += M * (c.lossMsPerSample ?? 0) * samples;
+  const boundary = c.layers.map((_, k) => (k === 0 ? 0 : M * 2 * transferMs(c, c.layers[k - 1].activationBytesPerSample * samples)));
+  return { layerMs: layer, boundaryMs: boundary, stages };
+}
+
+const planKey = (p: Pick<Plan, 'balance' | 'microbatches' | 'schedule' | 'recompute'>) => `${p.balance.join(',')}/${p.microbatches}/${p.schedule}/${p.recompute}`;
+
+/** Plans ranked by predicted step time, best first; throws a UsageError when none can run (too many stages, memory limit too low). */
+export function recommend(input: RecommendInput): RankedPlan[] {
+  const { costs, layers, batch, traced, model } = input;
+  const L = layers.length;
+  const S = input.stages ?? traced.balance.length;
+  const top = input.top ?? 5;
+  const limit = input.memoryLimitBytes;
+  if (costs.layers.length !== L)
+    throw new UsageError([`the cost model has ${costs.layers.length} layers but the model has ${L}; calibrate on a trace of this model`]);
+  if (!Number.isInteger(S) || S < 1) throw new UsageError([`stages must be a positive integer (got ${S}); use e.g. --stages 2`]);
+  if (S > L) throw new UsageError([`stages is ${S} but the model has only ${L} layers, and a stage needs at least one; use --stages ${L} or fewer`]);
+  if (!Number.isInteger(batch) || batch < 1) throw new UsageError([`batch must be a positive integer (got ${batch}); the trace does not say how many samples a minibatch holds`]);
+
+  const meta = model ? { name: model.name, options: model.options, loss: model.loss ?? 'unknown' } : undefined;
+  const run = (plan: Plan): Timeline => simulate({ plan, batch, costs, layers, model: meta });
+  const tracedMs = stepTimeMs(run({ ...traced, replicas: 1 }));
+  const scale = input.measuredStepMs !== undefined && input.measuredStepMs > 0 ? input.measuredStepMs / tracedMs : 1;
+
+  type Scored = { plan: Plan; ms: number; peak: number; bubble: number };
+  const fitting: Scored[] = [];
+  let leanest: Scored | null = null;
+  const seen = new Set<string>();
+  for (const M of divisors(batch)) {
+    const samples = batch / M;
+    for (const schedule of SCHEDULES)
+      for (const recompute of SEARCH_RECOMPUTE) {
+        const proxy = partitionInput(costs, S, M, samples, recompute);
+        const shape = { stages: S, microbatches: M, schedule, recompute };
+        const limited = optimalPartition({ ...proxy, stageBytes: stageBytesModel(costs, shape, samples), memoryLimitBytes: limit });
+        const free = optimalPartition(proxy);
+        // The DP optimizes a proxy: the simulator judges its optimum under the limit and without it, their neighbours,
+        // the uniform split and the traced one.
+        const balances: number[][] = [uniformBalance(L, S), ...(traced.balance.length === S ? [traced.balance] : [])];
+        for (const r of [limited, free]) if (r.ok) balances.push(r.balance, ...neighbourBalances(r.balance));
+        for (const balance of balances) {
+          const plan: Plan = { balance, microbatches: M, schedule, recompute, replicas: 1 };
+          const key = planKey(plan);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const timeline = run(plan);
+          const scored = { plan, ms: stepTimeMs(timeline) * scale, peak: peakMemory(timeline), bubble: bubbleFraction(timeline) };
+          if (!leanest || scored.peak < leanest.peak) leanest = scored;
+          if (limit === undefined || scored.peak <= limit) fitting.push(scored);
+        }
+      }
+  }
+  if (!fitting.length) {
+    const p = leanest!.plan;
+    throw new UsageError([
+      `memory limit ${formatBytes(limit!)} is below the peak memory of every plan tried (the least is ${formatBytes(leanest!.peak)}: balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}); raise --memory-limit to at least ${formatBytes(leanest!.peak)} or use more --stages`,
+    ]);
+  }
+  // Fastest first; among equals the leaner, then the fewer micro-batches.
+  // Times within rounding of each other are equal (gpipe and 1f1b often tie exactly in theory).
+  const same = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
+  fitting.sort((a, b) => (same(a.ms, b.ms) ? 0 : a.ms - b.ms) || a.peak - b.peak || a.plan.microbatches - b.plan.microbatches);
+  const tracedScaled = tracedMs * scale;
+  return fitting.slice(0, Math.max(1, top)).map(({ plan, ms, peak, bubble }) => ({
+    balance: plan.balance,
+    microbatches: plan.microbatches,
+    schedule: plan.schedule,
+    recompute: plan.recompute,
+    predictedStepTimeMs: ms,
+    speedup: tracedScaled / ms,
+    peakMemoryBytes: Math.round(peak),
+    bubbleFraction: bubble,
+    layout: layoutString(plan.balance, layers),
+  }));
+}

@@ -1,0 +1,202 @@
+// `pipeprof recommend` end to end on a captured trace: JSON and text output, bad flags, memory limits, and --apply keeping the config file's comments.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CommanderError } from 'commander';
+import { parse } from 'jsonc-parser';
+import { buildProgram } from '../../cli/main';
+import { registerRecommend, parseBytes, applyPlanToConfig, removeField, setField } from '../../cli/recommend';
+import { readConfigFile } from '../../cli/capture';
+import { checkFields } from '../../core/config/capture-config';
+import { UsageError } from '../../core/config/errors';
+import { cli, tmpdir } from '../helpers';
+import { smallRun } from '../runtime/run';
+
+/** Runs `pipeprof recommend ...` in-process; registers the command itself until cli/main.ts does. */
+async function recommendCli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t), errIsTTY: false };
+  const program = buildProgram(io);
+  if (program.commands.some((c) => c.name() === 'recommend')) return cli(argv);
+  registerRecommend(program, io);
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  let code = 0;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) code = e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
+    else if (e instanceof UsageError) {
+      for (const p of e.problems) io.err(`pipeprof: ${p}\n`);
+      code = 2;
+    } else throw e;
+  }
+  return { code, out, err };
+}
+
+let traceFile: string | undefined;
+/** One small transformer trace shared by the tests (two stages, uniform balance). */
+async function trace(): Promise<string> {
+  if (traceFile) return traceFile;
+  const { trace: t } = await smallRun('transformer', { balance: [2, 2], microbatches: 2 }, { steps: 3, warmup: 1 });
+  traceFile = path.join(tmpdir(), 'small.pptrace.json');
+  fs.writeFileSync(traceFile, JSON.stringify(t));
+  return traceFile;
+}
+
+test('--json lists plans best first with exactly the documented fields', async () => {
+  const r = await recommendCli(['recommend', await trace(), '--json', '--top', '4']);
+  assert.equal(r.code, 0, r.err);
+  const { plans } = JSON.parse(r.out);
+  assert.equal(plans.length, 4);
+  for (const p of plans) {
+    assert.deepEqual(Object.keys(p), ['balance', 'microbatches', 'schedule', 'recompute', 'predictedStepTimeMs', 'speedup', 'peakMemoryBytes', 'layout']);
+    assert.equal(p.balance.reduce((a: number, b: number) => a + b, 0), 4);
+    assert.equal(p.balance.length, 2);
+    assert.match(p.layout, /^E(,\d)?\|(\d,)?H$/);
+  }
+  for (let i = 1; i < plans.length; i++) assert.ok(plans[i - 1].predictedStepTimeMs <= plans[i].predictedStepTimeMs * (1 + 1e-9));
+  const three = JSON.parse((await recommendCli(['recommend', await trace(), '--json', '--stages', '3'])).out).plans;
+  assert.ok(three.length > 0 && three.every((p: { balance: number[] }) => p.balance.length === 3));
+});
+
+test('text output: one row per plan with layout, balance, step time, speedup, bubble and peak memory', async () => {
+  const r = await recommendCli(['recommend', await trace(), '--top', '3', '--memory-limit', '1GiB']);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trimEnd().split('\n');
+  assert.match(lines[0], /^traced plan  balance \[2,2\], 2 micro-batches, 1f1b, recompute never: [\d.]+ ms per step \(median, measured\)$/);
+  assert.ok(lines.includes('memory limit 1.00 GiB per stage'));
+  const header = lines.findIndex((l) => l.startsWith('#  layout'));
+  assert.match(lines[header], /^#\s+layout\s+balance\s+M\s+schedule\s+recompute\s+step ms\s+speedup\s+bubble\s+peak memory$/);
+  const rows = lines.slice(header + 1);
+  assert.equal(rows.length, 3);
+  for (const [i, row] of rows.entries()) assert.match(row, new RegExp(`^${i + 1}\\s+E\\S*H\\s+\\[\\d,\\d\\]\\s+\\d+\\s+(gpipe|1f1b)\\s+(never|except-last|always)\\s+[\\d.]+\\s+[\\d.]+x\\s+[\\d.]+%\\s+[\\d.]+ [KMG]iB$`));
+});
+
+test('bad flags and a memory limit below every plan: exit 2 with one line each, nothing printed on stdout', async () => {
+  const t = await trace();
+  const bad = await recommendCli(['recommend', t, '--memory-limit', 'lots']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.err, 'pipeprof: --memory-limit must be a positive size such as 4GiB, 512MiB or 1e9 (bytes) (got "lots"); write a number with an optional unit B, KB, MB, GB, KiB, MiB or GiB\n');
+  assert.equal(bad.out, '');
+  const two = await recommendCli(['recommend', t, '--memory-limit', '-3GiB', '--stages', 'x']);
+  assert.equal(two.code, 2);
+  assert.equal(two.err.trim().split('\n').length, 2);
+  assert.match(two.err, /--stages must be a positive integer \(got "x"\); e\.g\. --stages 2/);
+  const low = await recommendCli(['recommend', t, '--memory-limit', '1KiB']);
+  assert.equal(low.code, 2);
+  assert.equal(low.err.split('\n').length, 2, low.err);
+  assert.match(low.err, /^pipeprof: memory limit 1\.00 KiB is below the peak memory of every plan tried \(the least is [\d.]+ [KMG]iB: balance \[\d,\d\], \d+ micro-batches, \S+, recompute \S+\); raise --memory-limit to at least [\d.]+ [KMG]iB or use more --stages\n$/);
+  const many = await recommendCli(['recommend', t, '--stages', '9']);
+  assert.equal(many.code, 2);
+  assert.equal(many.err, 'pipeprof: stages is 9 but the model has only 4 layers, and a stage needs at least one; use --stages 4 or fewer\n');
+  // A broken --apply target fails before any work: nothing printed, the file untouched.
+  const broken = path.join(tmpdir(), 'pipeprof.config.json');
+  fs.writeFileSync(broken, '{"model": "mlp",');
+  const apply = await recommendCli(['recommend', t, '--apply', broken]);
+  assert.equal(apply.code, 2);
+  assert.equal(apply.out, '');
+  assert.match(apply.err, /^pipeprof: .*pipeprof\.config\.json: is not valid JSON \(\w+ at offset \d+\); fix the syntax, or give --apply a new file\n$/);
+  assert.equal(fs.readFileSync(broken, 'utf8'), '{"model": "mlp",');
+  const nowhere = await recommendCli(['recommend', t, '--apply', '/nonexistent/dir/c.json']);
+  assert.equal(nowhere.code, 2);
+  assert.equal(nowhere.err, 'pipeprof: /nonexistent/dir/c.json: folder /nonexistent/dir does not exist; create it or give --apply another path\n');
+  const missing = await recommendCli(['recommend', path.join(tmpdir(), 'nope.pptrace.json')]);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.err.split('\n').length, 2);
+});
+
+test('sizes: binary and decimal units, plain bytes in any notation', () => {
+  assert.equal(parseBytes('4GiB'), 4 * 2 ** 30);
+  assert.equal(parseBytes('512MiB'), 512 * 2 ** 20);
+  assert.equal(parseBytes('1e9'), 1e9);
+  assert.equal(parseBytes('1.5 GB'), 1.5e9);
+  assert.equal(parseBytes('64k'), 64e3);
+  assert.equal(parseBytes('100b'), 100);
+  for (const s of ['', 'GiB', '4 GiBs', '0', '-1', '1e999', '4XB']) assert.throws(() => parseBytes(s), UsageError, s);
+});
+
+const CONFIG = `{
+  // Shared settings for the team: do not drop this comment.
+  "$schema": "../schema/pipeprof.config.schema.json",
+  "model": {"name": "transformer", "vocab": 96, "dModel": 32, "heads": 2, "seqLen": 8, "blocks": 2, "ffn": 64},
+  "stages": 3,          /* stale: the balance will replace it */
+  "microbatches": 1,
+  "batch": 8,
+  "optimizer":   "momentum",
+  "steps": 3 // quick runs
+}
+`;
+
+/** The text without the plan's fields (and stages): what must be left of a file after --apply is undone. */
+function withoutPlan(text: string): string {
+  let t = text;
+  for (const k of ['balance', 'microbatches', 'schedule', 'recompute', 'stages']) t = removeField(t, k);
+  return t;
+}
+
+test('--apply writes the best plan into the config, keeping comments, order and formatting; undoing it by content gives the file back', async () => {
+  const dir = tmpdir();
+  const file = path.join(dir, 'pipeprof.config.json');
+  fs.writeFileSync(file, CONFIG);
+  const r = await recommendCli(['recommend', await trace(), '--json', '--apply', file]);
+  assert.equal(r.code, 0, r.err);
+  const best = JSON.parse(r.out).plans[0];
+  assert.match(r.err, new RegExp(`^updated ${file.replace(/[.]/g, '\\.')}: balance \\[${best.balance.join(',')}\\]`));
+  const text = fs.readFileSync(file, 'utf8');
+  const cfg = parse(text);
+  assert.deepEqual({ balance: cfg.balance, microbatches: cfg.microbatches, schedule: cfg.schedule, recompute: cfg.recompute }, {
+    balance: best.balance, microbatches: best.microbatches, schedule: best.schedule, recompute: best.recompute,
+  });
+  assert.equal(cfg.stages, undefined, 'a conflicting stages is removed');
+  // Comments and untouched lines are byte-for-byte the same; the new balance sits on one line.
+  for (const line of ['  // Shared settings for the team: do not drop this comment.', '  "optimizer":   "momentum",', '  "model": {"name": "transformer", "vocab": 96, "dModel": 32, "heads": 2, "seqLen": 8, "blocks": 2, "ffn": 64},'])
+    assert.ok(text.includes(line), `kept: ${line}`);
+  assert.match(text, /"steps": 3,? \/\/ quick runs\n/);
+  assert.ok(text.includes(`"balance": [${best.balance.join(', ')}]`));
+  // Undo by content: without the plan's fields both files are the same text.
+  assert.equal(withoutPlan(text), withoutPlan(CONFIG));
+  // The old values are gone and every field still passes the config rules.
+  assert.ok(!/"stages"/.test(text));
+  assert.deepEqual(checkFields(cfg, (f) => f), []);
+  assert.deepEqual(fs.readdirSync(dir), ['pipeprof.config.json'], 'no temporary file left behind');
+});
+
+test('--apply creates a missing config file that capture accepts, naming the traced model and batch', async () => {
+  const dir = tmpdir();
+  const file = path.join(dir, 'new.config.json');
+  const r = await recommendCli(['recommend', await trace(), '--top', '1', '--apply', file]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`\\ncreated ${file.replace(/[.]/g, '\\.')}: balance \\[\\d,\\d\\], \\d+ micro-batches`));
+  const cfg = readConfigFile(file);
+  assert.equal(cfg.batch, 8);
+  assert.deepEqual(cfg.model, { name: 'transformer', vocab: 96, dModel: 32, heads: 2, seqLen: 8, blocks: 2, ffn: 64 });
+  assert.equal(cfg.balance!.length, 2);
+});
+
+test('editing config text: tabs and CRLF kept, an agreeing stages stays, one-line objects stay on one line, bad JSON is a usage error', () => {
+  const plan = { balance: [3, 1], microbatches: 4, schedule: '1f1b' as const, recompute: 'never' as const };
+  assert.equal(applyPlanToConfig('{\r\n\t"stages": 2,\r\n\t"batch": 16\r\n}\r\n', plan, 'c.json'),
+    '{\r\n\t"stages": 2,\r\n\t"batch": 16,\r\n\t"balance": [3, 1],\r\n\t"microbatches": 4,\r\n\t"schedule": "1f1b",\r\n\t"recompute": "never"\r\n}\r\n');
+  assert.equal(applyPlanToConfig('{"model": "mlp", "stages": 4}', plan, 'c.json'), '{"model": "mlp", "balance": [3, 1], "microbatches": 4, "schedule": "1f1b", "recompute": "never"}');
+  assert.equal(applyPlanToConfig('{}', plan, 'c.json'), '{\n  "balance": [3, 1],\n  "microbatches": 4,\n  "schedule": "1f1b",\n  "recompute": "never"\n}');
+  // The last field removed with its comment; its predecessor loses the comma; a replaced value keeps its place and comment.
+  assert.equal(removeField('{\n  "a": 1,\n  "stages": 3 // old\n}\n', 'stages'), '{\n  "a": 1\n}\n');
+  assert.equal(setField('{\n  "balance": [1,\n    2], // mine\n  "a": 1\n}\n', 'balance', [2, 1]), '{\n  "balance": [2, 1], // mine\n  "a": 1\n}\n');
+  assert.throws(() => applyPlanToConfig('{"model": "mlp",', plan, 'c.json'), /c\.json: is not valid JSON \(\w+ at offset \d+\); fix the syntax, or give --apply a new file/);
+  assert.throws(() => applyPlanToConfig('[1, 2]', plan, 'c.json'), /c\.json: must hold a JSON object/);
+});
+
+test('help lists every option with its default', async () => {
+  const r = await recommendCli(['recommend', '--help']);
+  assert.equal(r.code, 0);
+  // Commander wraps long descriptions: join each option with its continuation lines.
+  const options = r.out.split('\n').reduce<string[]>((acc, l) => {
+    if (/^\s+-/.test(l)) acc.push(l);
+    else if (/^\s{6,}\S/.test(l) && acc.length) acc[acc.length - 1] += ` ${l.trim()}`;
+    return acc;
+  }, []).filter((l) => !/--help/.test(l));
+  assert.deepEqual(options.map((l) => l.trim().split(/\s+/)[0]), ['--memory-limit', '--stages', '--top', '--json', '--apply']);
+  for (const l of options) assert.match(l, /\(default: [^)]+\)/, l);
+});

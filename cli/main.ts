@@ -8,6 +8,7 @@ import { registerCapture } from './capture';
 import { registerDemo } from './demo';
 import { registerReport } from './report';
 import { registerRecommend } from './recommend';
+import { registerSimulate } from './simulate';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIO): Command {
   registerCapture(program, io);
   registerDemo(program, io);
   registerReport(program, io);
+  registerSimulate(program, io);
   registerRecommend(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   return program;

@@ -1,0 +1,71 @@
+// The simulator's cost model: per-layer op times by micro-batch size, link, optimizer and memory terms, and the time of each kind of op.
+
+/** Everything the simulator needs to time a plan; `calibrate` fits it to a measured trace. */
+export interface CostModel {
+  /** Model order. `points` sorted by size; `activationBytesPerSample` is the layer's output, `flops` its forward FLOPs per sample. */
+  layers: { name: string; points: { size: number; forwardMs: number; backwardMs: number }[]; savedBytesPerSample: number; paramBytes: number; activationBytesPerSample: number; flops: number }[];
+  /** Fixed cost per compute op (F, B, R) beyond its layers, in probe milliseconds (scaled by `computeScale` like the layers). */
+  opOverheadMs: number;
+  /**
+   * Point-to-point transfer = latency + bytes / bytesPerMs, from the start of the SEND to the tensor being usable.
+   * The sender is busy for the bandwidth part (its SEND); the receiver for the latency part (its RECV, even when the tensor is already there).
+   * `wakeMs` (optional, 0 when absent): extra delay when the receiver was already waiting, i.e. asleep in its event loop.
+   */
+  link: { latencyMs: number; bytesPerMs: number; wakeMs?: number };
+  /** Optimizer update per stage (it includes the runtime's one-sample weight re-pack): fixed + per byte of the stage's weights. */
+  opt: { fixedMs: number; msPerParamByte: number };
+  /** Fitted correction of probe times to in-pipeline times. */
+  computeScale: number;
+  /**
+   * Memory of a stage besides in-flight activations: baseBytes + weights × (1 + stateBytesPerParamByte)
+   * (state = optimizer slots and gradients, per byte of weights).
+   */
+  memory: { baseBytes: number; stateBytesPerParamByte: number };
+  /** Optional: the loss and its gradient, computed inside the last stage's F (not its R), ms per sample; 0 when absent. */
+  lossMsPerSample?: number;
+  /** Optional: the step barrier, from a step's start to its stages starting and from the last OPT to the step's end; 0 when absent. */
+  stepOverhead?: { startMs: number; endMs: number };
+  /** Optional: a B after the stage's first of the step adds its weight gradients to the accumulated ones: ms per byte of the stage's weights. */
+  gradAccumMsPerParamByte?: number;
+  /** Optional: the first stage makes each micro-batch's input before its F (untraced, so a gap before F), ms per sample. */
+  inputMsPerSample?: number;
+  /** Optional: cores the stage workers share (the host's); more stages computing at once than this run slower. Unlimited when absent. */
+  cores?: number;
+}
+
+/** One layer's forward (F, and R which repeats it) or backward time at `samples`, interpolated piecewise-linearly in size. */
+export function layerMs(c: CostModel, layer: number, kind: 'F' | 'B' | 'R', samples: number): number {
+  const pts = c.layers[layer].points;
+  const n = pts.length;
+  if (n === 0) return 0;
+  const y = kind === 'B' ? (i: number) => pts[i].backwardMs : (i: number) => pts[i].forwardMs;
+  if (n === 1) return pts[0].size > 0 ? (y(0) * samples) / pts[0].size : y(0);
+  // The segment holding `samples`, or the first/last one to extrapolate along.
+  let i = 0;
+  while (i < n - 2 && samples > pts[i + 1].size) i++;
+  const x0 = pts[i].size;
+  const x1 = pts[i + 1].size;
+  const y0 = y(i);
+  const y1 = y(i + 1);
+  const v = x1 === x0 ? y0 : y0 + ((y1 - y0) * (samples - x0)) / (x1 - x0);
+  return Math.max(0, v);
+}
+
+/** A stage's compute op over `layers` (model indices) at `samples`: (sum of layers + overhead) × computeScale. */
+export function stageOpMs(c: CostModel, layers: number[], kind: 'F' | 'B' | 'R', samples: number): number {
+  let sum = 0;
+  for (const l of layers) sum += layerMs(c, l, kind, samples);
+  return (sum + c.opOverheadMs) * c.computeScale;
+}
+
+/** SEND start to tensor ready at the receiver. */
+export function transferMs(c: CostModel, bytes: number): number {
+  return c.link.latencyMs + bytes / c.link.bytesPerMs;
+}
+
+/** The optimizer update (OPT) of a stage holding `layers`. */
+export function optMs(c: CostModel, layers: number[]): number {
+  let bytes = 0;
+  for (const l of layers) bytes += c.layers[l].paramBytes;
+  return c.opt.fixedMs + c.opt.msPerParamByte * bytes;
+}

@@ -8,12 +8,9 @@ import { CAPTURE_DEFAULTS } from '../core/config/capture-config';
 import { UsageError } from '../core/config/errors';
 import { writeFileAtomic } from '../core/io/atomic';
 import { readTimeline } from '../core/io/read-trace';
-import { calibrate } from '../core/simulate/calibrate';
-import type { CostModel } from '../core/simulate/cost-model';
-import { recommend } from '../core/recommend/recommend';
+import { recommendForTrace } from '../core/recommend/for-trace';
 import type { RankedPlan } from '../core/recommend/recommend';
 import { formatBytes } from '../core/recommend/partition';
-import type { Timeline } from '../core/trace/timeline';
 import type { CliIO } from './io';
 
 export const RECOMMEND_DEFAULTS = { top: 5 } as const;
@@ -138,7 +135,7 @@ export function applyPlanToConfig(text: string | null, plan: Pick<RankedPlan, (t
   return out;
 }
 
-function planText(p: { balance: number[]; microbatches: number; schedule: string; recompute: string }): string {
+export function planText(p: { balance: number[]; microbatches: number; schedule: string; recompute: string }): string {
   return `balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}`;
 }
 
@@ -148,13 +145,6 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-function measuredStepMs(t: Timeline): number | undefined {
-  const steps = t.steps.filter((s) => !s.warmup);
-  if (!steps.length) return undefined;
-  const ms = steps.map((s) => (s.endUs - s.startUs) / 1000).sort((a, b) => a - b);
-  const h = Math.floor(ms.length / 2);
-  return ms.length % 2 ? ms[h] : (ms[h - 1] + ms[h]) / 2;
-}
 
 /** The text of the config file --apply will edit (null: it does not exist yet, and its folder does); problems as UsageErrors. */
 function readApplyTarget(file: string): string | null {
@@ -210,25 +200,13 @@ export function registerRecommend(program: Command, io: CliIO): void {
       const applyText = flags.apply === undefined ? undefined : readApplyTarget(flags.apply);
 
       const timeline = await readTimeline(tracePath);
-      if (!timeline.plan) throw new UsageError([`${tracePath}: the trace has no plan in its pipeprof block; capture it with pipeprof capture`]);
-      if (!timeline.batch) throw new UsageError([`${tracePath}: the trace does not record its batch size (pipeprof.run.batch); capture it with pipeprof capture`]);
-      const measured = measuredStepMs(timeline);
-      let costs: CostModel;
-      try {
-        costs = calibrate(timeline);
-      } catch (e) {
-        throw new UsageError([`${tracePath}: ${(e as Error).message}`]);
-      }
-      const plans = recommend({
-        costs, layers: timeline.layers, batch: timeline.batch, traced: timeline.plan,
-        measuredStepMs: measured, stages, memoryLimitBytes, top, model: timeline.model ?? undefined,
-      });
+      const { plans, measuredMs: measured, traced } = recommendForTrace(timeline, tracePath, { stages, memoryLimitBytes, top });
 
       if (flags.json) {
         const keys = ['balance', 'microbatches', 'schedule', 'recompute', 'predictedStepTimeMs', 'speedup', 'peakMemoryBytes', 'layout'] as const;
         io.out(`${JSON.stringify({ plans: plans.map((p) => Object.fromEntries(keys.map((k) => [k, p[k]]))) })}\n`);
       } else {
-        io.out(`traced plan  ${planText(timeline.plan)}${measured !== undefined ? `: ${measured.toFixed(1)} ms per step (median, measured)` : ''}\n`);
+        io.out(`traced plan  ${planText(traced)}${measured !== undefined ? `: ${measured.toFixed(1)} ms per step (median, measured)` : ''}\n`);
         io.out(`model        calibrated on ${tracePath}${measured !== undefined ? '; predicted step times are scaled so the traced plan predicts its measured one' : ''}\n`);
         if (memoryLimitBytes !== undefined) io.out(`memory limit ${formatBytes(memoryLimitBytes)} per stage\n`);
         io.out('\n');

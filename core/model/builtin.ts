@@ -12,7 +12,7 @@ export interface TransformerOptions { vocab: number; dModel: number; heads: numb
 export const DEFAULT_OPTIONS = {
   mlp: { width: 1024, depth: 8 } as MlpOptions,
   cnn: { imageSize: 28, filters: 16, hidden: 128, classes: 10 } as CnnOptions,
-  transformer: { vocab: 8192, dModel: 128, heads: 4, seqLen: 32, blocks: 6, ffn: 512 } as TransformerOptions,
+  transformer: { vocab: 16384, dModel: 128, heads: 4, seqLen: 32, blocks: 8, ffn: 512 } as TransformerOptions,
 };
 
 /** `depth` dense layers of `width`→`width` (ReLU, the last linear): equal layers, so a uniform balance is a balanced one. */

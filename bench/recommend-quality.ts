@@ -23,11 +23,17 @@ const layers = summarizeLayers(model);
 const L = layers.length;
 const SCHEDULES: ScheduleName[] = ['gpipe', '1f1b'];
 
-/** A few balances per stage count for the measured grid: uniform, the head alone or nearly, and shifts between. */
+/** A few balances per stage count for the measured grid: uniform, then layers moved away from the last (head) stage. */
 const GRID_BALANCES: Record<number, number[][]> = {
-  2: [[4, 4], [5, 3], [6, 2], [7, 1]],
-  4: [[2, 2, 2, 2], [3, 2, 2, 1], [2, 3, 2, 1], [3, 3, 1, 1]],
+  2: [[0, 0], [1, -1], [2, -2], [3, -3], [4, -4]].map((d) => shifted(uniformBalance(layers.length, 2), d)).filter(valid),
+  4: [[0, 0, 0, 0], [1, 0, 0, -1], [0, 1, 0, -1], [1, 1, -1, -1], [2, 0, -1, -1]].map((d) => shifted(uniformBalance(layers.length, 4), d)).filter(valid),
 };
+function shifted(b: number[], d: number[]): number[] {
+  return b.map((x, i) => x + d[i]);
+}
+function valid(b: number[]): boolean {
+  return b.every((x) => x >= 1) && b.reduce((x, y) => x + y, 0) === layers.length;
+}
 
 const mkPlan = (balance: number[], microbatches: number, schedule: ScheduleName, recompute: Plan['recompute'] = 'never'): Plan => ({ balance, microbatches, schedule, recompute, replicas: 1 });
 const key = (p: Plan) => `${p.balance.join(',')}/${p.microbatches}/${p.schedule}/${p.recompute}`;

@@ -94,6 +94,10 @@ export function probeSizes(batch: number): number[] {
 export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   const { model, plan, batch, backend } = opts;
   checkBackendInstalled(backend);
+  const covered = plan.balance.reduce((a, b) => a + b, 0);
+  if (covered !== model.layers.length || plan.balance.some((b) => !(b >= 1)))
+    throw new Error(`balance [${plan.balance.join(',')}] covers ${covered} layers but the model has ${model.layers.length}; every stage needs at least one layer and together all of them`);
+  if (batch % plan.microbatches !== 0) throw new Error(`batch ${batch} is not divisible by ${plan.microbatches} micro-batches`);
   const S = plan.balance.length;
   const schedule = buildSchedule(plan);
   const offsets = stageOffsets(plan.balance);

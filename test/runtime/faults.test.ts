@@ -55,3 +55,8 @@ test('a hung stage is detected by the step timeout', async () => {
   assert.ok(ms < 10_000);
   assertPartial(err, 1);
 });
+
+test('the runtime itself refuses a balance that does not cover the model (not only the CLI)', async () => {
+  await assert.rejects(smallRun('mlp', { balance: [2, 1] }), /balance \[2,1\] covers 3 layers but the model has 4/);
+  await assert.rejects(smallRun('mlp', { balance: [4], microbatches: 3 }), /batch 8 is not divisible by 3 micro-batches/);
+});

@@ -35,9 +35,9 @@ const SETS: { model: BuiltinModel; options: Record<string, number>; batch: numbe
   {
     model: 'transformer', options: {}, batch: 16,
     plans: [
-      [[6, 2], 4, '1f1b', 'never'], [[4, 4], 4, '1f1b', 'never'], [[7, 1], 8, '1f1b', 'never'], [[5, 3], 4, 'gpipe', 'never'],
-      [[6, 2], 8, 'gpipe', 'never'], [[6, 2], 4, '1f1b', 'always'], [[5, 3], 2, '1f1b', 'except-last'],
-      [[2, 2, 2, 2], 4, '1f1b', 'never'],
+      [[8, 2], 4, '1f1b', 'never'], [[5, 5], 4, '1f1b', 'never'], [[9, 1], 8, '1f1b', 'never'], [[6, 4], 4, 'gpipe', 'never'],
+      [[8, 2], 8, 'gpipe', 'never'], [[8, 2], 4, '1f1b', 'always'], [[6, 4], 2, '1f1b', 'except-last'],
+      [[3, 3, 2, 2], 4, '1f1b', 'never'],
     ],
   },
 ];

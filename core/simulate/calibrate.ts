@@ -1,17 +1,12 @@
 // Calibration: fits a CostModel to one measured trace (per-layer probe, in-pipeline op times, link, optimizer, memory).
 import type { Timeline } from '../trace/timeline';
 import { UsageError } from '../config/errors';
-import { opCode } from '../trace/timeline';
+import { OP } from '../trace/timeline';
 import type { CostModel } from './cost-model';
 import { stageOpMs } from './cost-model';
 import { predictedPeakMemory } from './simulate';
 
-const F = opCode('F');
-const B = opCode('B');
-const R = opCode('R');
-const SEND = opCode('SEND');
-const RECV = opCode('RECV');
-const OPT = opCode('OPT');
+const { F, B, R, SEND, RECV, OPT } = OP;
 
 /** Bytes per ms standing in for "free" when a trace has no transfers (one stage). */
 const NO_LINK_BYTES_PER_MS = 1e12;

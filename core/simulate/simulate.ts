@@ -4,7 +4,7 @@ import { buildSchedule } from '../schedule';
 import { recomputes } from '../schedule/recompute';
 import type { LayerSummary } from '../model/types';
 import type { LayerCost, OpTable, Timeline } from '../trace/timeline';
-import { opCode } from '../trace/timeline';
+import { OP } from '../trace/timeline';
 import type { StepRecord } from '../trace/schema';
 import type { CostModel } from './cost-model';
 import { optMs, stageOpMs } from './cost-model';
@@ -22,12 +22,7 @@ export interface SimulateRequest {
   shareCores?: boolean;
 }
 
-const F = opCode('F');
-const B = opCode('B');
-const R = opCode('R');
-const SEND = opCode('SEND');
-const RECV = opCode('RECV');
-const OPT = opCode('OPT');
+const { F, B, R, SEND, RECV, OPT } = OP;
 
 /** buildSchedule validates (a deadlock walk) on every call; the recommender asks for the same few thousand plans over and over. */
 const scheduleCache = new Map<string, Schedule>();

@@ -6,6 +6,8 @@ import type { HostInfo, StepRecord } from './schema';
 export const OP_KINDS: readonly OpKind[] = ['F', 'B', 'W', 'R', 'SEND', 'RECV', 'ALLREDUCE', 'OPT'];
 export const COMPUTE_KINDS: readonly OpKind[] = ['F', 'B', 'W', 'R', 'OPT'];
 export const opCode = (k: OpKind): number => OP_KINDS.indexOf(k);
+/** Op codes by name, for tight loops over OpTable.kind. */
+export const OP = Object.fromEntries(OP_KINDS.map((k, i) => [k, i])) as Record<OpKind, number>;
 
 /** Columnar op table: row i is one op. -1 marks "none" in integer columns (no micro-batch, no peer). */
 export interface OpTable {

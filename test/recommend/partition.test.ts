@@ -1,6 +1,7 @@
 // The partition DP: optimal against brute force on random small cost vectors, memory limits respected, clear reasons when nothing fits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { uniforms } from '../../core/model/rng';
 import { formatBytes, neighbourBalances, optimalPartition, stageTimesMs } from '../../core/recommend/partition';
 import type { PartitionInput } from '../../core/recommend/partition';
 
@@ -12,17 +13,8 @@ function compositions(L: number, S: number): number[][] {
   return out;
 }
 
-/** Small deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG, so a failure reproduces. */
+const rng = uniforms;
 
 const memoryOf = (bytes: number[], perStage: number[]) => (s: number, i: number, j: number) => perStage[s] + bytes.slice(i, j).reduce((a, b) => a + b, 0);
 

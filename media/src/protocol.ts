@@ -1,0 +1,59 @@
+// Messages between the extension host and the trace webview: one discriminated union each way, and the view model.
+import type { Report } from '../../core/analysis/report';
+
+/** One op as drawn: times in ms from the start of the drawn span. */
+export interface ViewOp {
+  kind: 'F' | 'B' | 'W' | 'R' | 'SEND' | 'RECV' | 'ALLREDUCE' | 'OPT';
+  /** Row: stage (or stage×replica) index into ViewModel.rows. */
+  row: number;
+  lane: number;
+  start: number;
+  dur: number;
+  microbatch?: number;
+  step: number;
+  bytes?: number;
+}
+
+/** A whole run as the webview draws it: built by the host with core, drawn as is by the webview. */
+export interface RunView {
+  /** 'measured' | 'predicted'. */
+  source: string;
+  title: string;
+  rows: string[];
+  /** Columnar ops for speed: kind index into KINDS, row, start ms, duration ms, micro-batch (−1 none), step, bytes. */
+  ops: { kind: Uint8Array | number[]; row: Int32Array | number[]; start: Float64Array | number[]; dur: Float64Array | number[]; microbatch: Int32Array | number[]; step: Int32Array | number[]; bytes: Float64Array | number[] };
+  /** Total span, ms. */
+  spanMs: number;
+  /** Step boundaries, ms. */
+  steps: { step: number; start: number; end: number; loss: number | null; warmup: boolean }[];
+  report: Report;
+  /** True when the ops were sampled (a very large trace): the view says so. */
+  sampled: boolean;
+}
+
+export interface RecommendationView {
+  rank: number;
+  layout: string;
+  balance: number[];
+  microbatches: number;
+  schedule: string;
+  recompute: string;
+  predictedStepTimeMs: number;
+  speedup: number;
+  peakMemoryBytes: number;
+}
+
+export const KINDS = ['F', 'B', 'W', 'R', 'SEND', 'RECV', 'ALLREDUCE', 'OPT'] as const;
+
+export type ToWebview =
+  | { type: 'load'; file: string; measured: RunView; predicted: RunView | null; recommendations: RecommendationView[]; notice?: string }
+  | { type: 'preview'; rank: number; predicted: RunView }
+  | { type: 'applied'; rank: number; configFile: string }
+  | { type: 'error'; message: string };
+
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'apply'; rank: number }
+  | { type: 'preview'; rank: number }
+  | { type: 'open-config' }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };

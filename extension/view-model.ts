@@ -1,0 +1,139 @@
+// The webview's view model built from core Timelines: columnar RunViews (sampled past a size limit) and recommendation rows.
+import { buildReport } from '../core/analysis/report';
+import { stageProcessName } from '../core/trace/chrome';
+import type { Timeline } from '../core/trace/timeline';
+import { OP_KINDS } from '../core/trace/timeline';
+import type { RankedPlan } from '../core/recommend/recommend';
+import type { RecommendationView, RunView } from '../media/src/protocol';
+import { KINDS } from '../media/src/protocol';
+
+/** Traces with more ops than this are drawn from a sample of whole steps. */
+export const MAX_VIEW_OPS = 200_000;
+export const SAMPLED_NOTICE = 'large trace: showing a sampled view';
+
+/** core op code → index into the protocol's KINDS (the same names; mapped, not assumed equal). */
+const KIND_INDEX = Uint8Array.from(OP_KINDS.map((k) => {
+  const i = (KINDS as readonly string[]).indexOf(k);
+  if (i < 0) throw new Error(`view model: op kind ${k} has no entry in the protocol's KINDS; add it to media/src/protocol.ts`);
+  return i;
+}));
+
+/** Row names, one per stage × replica (pid order of the trace file): the names a capture gives its processes. */
+export function rowNames(t: Timeline): string[] {
+  const S = t.stages;
+  let replicas = 1;
+  for (let i = 0; i < t.ops.length; i++) if (t.ops.replica[i] + 1 > replicas) replicas = t.ops.replica[i] + 1;
+  const first: number[] = [];
+  let l = 0;
+  for (const n of t.plan?.balance ?? []) {
+    first.push(l);
+    l += n;
+  }
+  const rows: string[] = [];
+  for (let r = 0; r < replicas; r++)
+    for (let s = 0; s < S; s++) {
+      const n = t.plan?.balance[s];
+      rows.push(n !== undefined ? stageProcessName(s, first[s], n, replicas > 1 ? r : undefined) : `stage ${s}${replicas > 1 ? ` · replica ${r}` : ''}`);
+    }
+  return rows;
+}
+
+/**
+ * Which ops a view keeps: all of them up to `maxOps`; past it, whole steps spread evenly over the run (every op of a
+ * shown step is drawn, so its timeline stays true), and if one step alone is too big, every k-th op of it.
+ */
+export function sampleOps(t: Timeline, maxOps = MAX_VIEW_OPS): { index: Int32Array | null; steps: Set<number> | null } {
+  const o = t.ops;
+  if (o.length <= maxOps) return { index: null, steps: null };
+  const perStep = new Map<number, number>();
+  for (let i = 0; i < o.length; i++) if (o.step[i] >= 0) perStep.set(o.step[i], (perStep.get(o.step[i]) ?? 0) + 1);
+  const order = [...perStep.keys()].sort((a, b) => a - b);
+  if (!order.length) {
+    // No op belongs to a step: every k-th op of the run.
+    const stride = Math.ceil(o.length / maxOps);
+    return { index: Int32Array.from({ length: Math.ceil(o.length / stride) }, (_, j) => j * stride), steps: null };
+  }
+  const biggest = Math.max(1, ...perStep.values());
+  // Steps that fit the budget, evenly spaced over the run (first and last included when two or more fit).
+  const fit = Math.max(1, Math.min(order.length, Math.floor(maxOps / biggest)));
+  const keep = new Set<number>();
+  for (let k = 0; k < fit; k++) keep.add(order[fit === 1 ? 0 : Math.round((k * (order.length - 1)) / (fit - 1))]);
+  let kept = 0;
+  for (const s of keep) kept += perStep.get(s) ?? 0;
+  const stride = Math.max(1, Math.ceil(kept / maxOps));
+  const index: number[] = [];
+  const seen = new Map<number, number>();
+  for (let i = 0; i < o.length; i++) {
+    const s = o.step[i];
+    if (!keep.has(s)) continue;
+    const n = seen.get(s) ?? 0;
+    seen.set(s, n + 1);
+    if (n % stride === 0) index.push(i);
+  }
+  return { index: Int32Array.from(index), steps: keep };
+}
+
+/** One run as the webview draws it: ops in ms from the run's start, step windows, the full report (of every op). */
+export function runView(t: Timeline, title: string, opts: { maxOps?: number; source?: string } = {}): RunView {
+  const o = t.ops;
+  const { index, steps: keptSteps } = sampleOps(t, opts.maxOps ?? MAX_VIEW_OPS);
+  const n = index ? index.length : o.length;
+  const S = t.stages;
+  let t0 = Infinity;
+  let end = -Infinity;
+  for (let i = 0; i < o.length; i++) {
+    if (o.start[i] < t0) t0 = o.start[i];
+    if (o.start[i] + o.dur[i] > end) end = o.start[i] + o.dur[i];
+  }
+  for (const s of t.steps) {
+    if (s.startUs < t0) t0 = s.startUs;
+    if (s.endUs > end) end = s.endUs;
+  }
+  if (!Number.isFinite(t0)) t0 = end = 0;
+  const ops = {
+    kind: new Uint8Array(n), row: new Int32Array(n), start: new Float64Array(n), dur: new Float64Array(n),
+    microbatch: new Int32Array(n), step: new Int32Array(n), bytes: new Float64Array(n),
+  };
+  for (let j = 0; j < n; j++) {
+    const i = index ? index[j] : j;
+    ops.kind[j] = KIND_INDEX[o.kind[i]];
+    ops.row[j] = o.stage[i] + o.replica[i] * S;
+    ops.start[j] = (o.start[i] - t0) / 1000;
+    ops.dur[j] = o.dur[i] / 1000;
+    ops.microbatch[j] = o.microbatch[i];
+    ops.step[j] = o.step[i];
+    ops.bytes[j] = o.bytes[i];
+  }
+  const steps = t.steps
+    .filter((s) => !keptSteps || keptSteps.has(s.step))
+    .map((s) => ({ step: s.step, start: (s.startUs - t0) / 1000, end: (s.endUs - t0) / 1000, loss: Number.isFinite(s.loss) ? s.loss : null, warmup: s.warmup }));
+  return { source: opts.source ?? t.source, title, rows: rowNames(t), ops, spanMs: (end - t0) / 1000, steps, report: buildReport(t), sampled: index !== null };
+}
+
+/** Ranked plans as the webview lists them; `rank` is 1-based, as `pipeprof recommend` numbers them. */
+export function recommendationViews(plans: readonly RankedPlan[]): RecommendationView[] {
+  return plans.map((p, i) => ({
+    rank: i + 1, layout: p.layout, balance: p.balance.slice(), microbatches: p.microbatches, schedule: p.schedule, recompute: p.recompute,
+    predictedStepTimeMs: p.predictedStepTimeMs, speedup: p.speedup, peakMemoryBytes: p.peakMemoryBytes,
+  }));
+}
+
+/** What a RunView shows, in a few numbers (for `pipeprof._state` and logs; the ops themselves stay out). */
+export interface RunViewSummary {
+  source: string;
+  title: string;
+  rows: string[];
+  ops: number;
+  steps: number;
+  spanMs: number;
+  stepTimeMs: number;
+  bubbleFraction: number;
+  sampled: boolean;
+}
+
+export function summarizeRun(v: RunView): RunViewSummary {
+  return {
+    source: v.source, title: v.title, rows: v.rows, ops: v.ops.kind.length, steps: v.steps.length, spanMs: v.spanMs,
+    stepTimeMs: v.report.stepTimeMs, bubbleFraction: v.report.bubbleFraction, sampled: v.sampled,
+  };
+}

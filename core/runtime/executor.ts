@@ -32,7 +32,7 @@ export interface RunOptions {
   /** After the steps, time each layer at every micro-batch size (for the simulator); default: when tracing. */
   probe?: boolean;
   fault?: Fault;
-  /** A step taking longer than this fails the run (a hung worker); 0 = no limit. */
+  /** A step taking longer than this fails the run (a hung worker); 0 = no limit; unset = defaultStepTimeoutMs. */
   stepTimeoutMs?: number;
   onStep?: (p: { step: number; total: number; loss: number; stepMs: number; warmup: boolean }) => void;
 }
@@ -81,6 +81,15 @@ export function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
   const h = Math.floor(s.length / 2);
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/**
+ * How long a step may take before the run is declared hung, when the caller set no limit: 10 minutes for the
+ * first step (backend start-up, weight packing), then 10× the slowest step so far, at least a minute.
+ */
+export function defaultStepTimeoutMs(stepTimesMs: readonly number[]): number {
+  if (!stepTimesMs.length) return 600_000;
+  return Math.max(60_000, 10 * Math.max(...stepTimesMs));
 }
 
 /** Micro-batch sizes the recommender may choose: batch / M for every divisor M (at most 512 samples, 10 sizes). */
@@ -162,7 +171,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   });
 
   /** Waits until every stage sends `kind`, or the run fails, or the timeout passes. */
-  const all = <T extends FromStage['type']>(kind: T, timeoutMs = 0, need = S): Promise<Extract<FromStage, { type: T }>[]> =>
+  const all = <T extends FromStage['type']>(kind: T, timeoutMs = 600_000, need = S): Promise<Extract<FromStage, { type: T }>[]> =>
     new Promise((resolve, reject) => {
       const timer = timeoutMs > 0 ? setTimeout(() => fail({ message: `no progress for ${timeoutMs} ms while waiting for ${kind}: a stage is hung` }), timeoutMs) : null;
       onFailure = () => {
@@ -216,14 +225,16 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   let layerCosts: LayerCost[] | undefined;
   let peakFlops: number | undefined;
   try {
-    await all('ready', opts.stepTimeoutMs ? Math.max(opts.stepTimeoutMs, 60_000) : 0);
+    await all('ready', opts.stepTimeoutMs ? Math.max(opts.stepTimeoutMs, 60_000) : 600_000);
     const total = opts.warmup + opts.steps;
+    const allStepMs: number[] = [];
     for (let t = 0; t < total; t++) {
       const startUs = clockUs(t0Ms);
       const a = performance.now();
       broadcast({ type: 'step', step: t, last: t === total - 1 });
-      const done = await all('step-done', opts.stepTimeoutMs ?? 0);
+      const done = await all('step-done', opts.stepTimeoutMs ?? defaultStepTimeoutMs(allStepMs));
       const stepMs = performance.now() - a;
+      allStepMs.push(stepMs);
       const loss = done.find((d) => d.loss !== null)!.loss!;
       const warmup = t < opts.warmup;
       const endUs = clockUs(t0Ms);
@@ -243,7 +254,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       const byLayer = new Map((await all('costs')).flatMap((m) => m.costs).map((c) => [c.layer, c]));
       layerCosts = model.layers.map((l) => byLayer.get(l.name)!).filter(Boolean);
       workers[0].postMessage({ type: 'peak' } satisfies ToStage);
-      peakFlops = (await all('peak', 0, 1))[0].flops;
+      peakFlops = (await all('peak', 600_000, 1))[0].flops;
     }
     if (opts.saveWeights) {
       broadcast({ type: 'get-weights' });

@@ -60,3 +60,10 @@ test('the runtime itself refuses a balance that does not cover the model (not on
   await assert.rejects(smallRun('mlp', { balance: [2, 1] }), /balance \[2,1\] covers 3 layers but the model has 4/);
   await assert.rejects(smallRun('mlp', { balance: [4], microbatches: 3 }), /batch 8 is not divisible by 3 micro-batches/);
 });
+
+test('without an explicit limit, a hung step is caught after 10 minutes at first, then 10× the slowest step (at least a minute)', async () => {
+  const { defaultStepTimeoutMs } = await import('../../core/runtime/executor');
+  assert.equal(defaultStepTimeoutMs([]), 600_000);
+  assert.equal(defaultStepTimeoutMs([120, 80]), 60_000);
+  assert.equal(defaultStepTimeoutMs([9_000, 12_000]), 120_000);
+});

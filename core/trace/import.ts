@@ -3,8 +3,8 @@ import type { Plan } from '../schedule/types';
 import type { LayerSummary } from '../model/types';
 import type { HostInfo, StepRecord } from './schema';
 import { TRACE_VERSION } from './schema';
-import type { LayerCost, OpTable, Timeline } from './timeline';
-import { OP_KINDS } from './timeline';
+import type { LayerCost, Timeline } from './timeline';
+import { OP, OP_KINDS, allocOpTable, finishOpTable } from './timeline';
 import { UsageError } from '../config/errors';
 
 /** A trace the analyses cannot use: one line naming the file, what is wrong and what to do (exit code 2 in the CLI). */
@@ -24,68 +24,8 @@ const show = (v: unknown): string => {
   return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 40)}…` : s;
 };
 
-const KIND_CODE: Record<string, number> = Object.fromEntries(OP_KINDS.map((k, i) => [k, i]));
+const KIND_CODE = OP as Record<string, number>; // ops named in the file are arbitrary strings
 const LANE_OF_KIND = OP_KINDS.map((k) => (k === 'SEND' ? 1 : k === 'RECV' ? 2 : k === 'ALLREDUCE' ? 3 : 0));
-
-/** Columns sized by a counting pass and written in place (no per-op object); sorted by start at the end only if needed. */
-class Columns {
-  n = 0;
-  kind: Uint8Array;
-  stage: Int32Array;
-  replica: Int32Array;
-  lane: Uint8Array;
-  microbatch: Int32Array;
-  chunk: Int32Array;
-  step: Int32Array;
-  peer: Int32Array;
-  start: Float64Array;
-  dur: Float64Array;
-  bytes: Float64Array;
-  constructor(cap: number) {
-    this.kind = new Uint8Array(cap);
-    this.stage = new Int32Array(cap);
-    this.replica = new Int32Array(cap);
-    this.lane = new Uint8Array(cap);
-    this.microbatch = new Int32Array(cap);
-    this.chunk = new Int32Array(cap);
-    this.step = new Int32Array(cap);
-    this.peer = new Int32Array(cap);
-    this.start = new Float64Array(cap);
-    this.dur = new Float64Array(cap);
-    this.bytes = new Float64Array(cap);
-  }
-
-  /** The frozen table: trimmed to length, sorted by start (stable; a capture's file is sorted already, so usually a no-op). */
-  table(): OpTable {
-    const n = this.n;
-    let sorted = true;
-    for (let i = 1; i < n && sorted; i++) if (this.start[i] < this.start[i - 1]) sorted = false;
-    if (sorted) {
-      // Sized exactly by the counting pass: hand the columns over without a copy (a copy of 1M rows costs a full GC).
-      const fit = <T extends Uint8Array | Int32Array | Float64Array>(col: T): T => (col.length === n ? col : (col.slice(0, n) as T));
-      return {
-        length: n, kind: fit(this.kind), stage: fit(this.stage), replica: fit(this.replica), lane: fit(this.lane),
-        microbatch: fit(this.microbatch), chunk: fit(this.chunk), step: fit(this.step), peer: fit(this.peer),
-        start: fit(this.start), dur: fit(this.dur), bytes: fit(this.bytes),
-      };
-    }
-    const order = Array.from({ length: n }, (_, i) => i);
-    const st = this.start;
-    order.sort((a, b) => st[a] - st[b] || a - b);
-    const pick = <T extends Uint8Array | Int32Array | Float64Array>(col: T, make: (n: number) => T): T => {
-      const out = make(n);
-      for (let i = 0; i < n; i++) out[i] = col[order[i]];
-      return out;
-    };
-    return {
-      length: n, kind: pick(this.kind, (k) => new Uint8Array(k)), stage: pick(this.stage, (k) => new Int32Array(k)),
-      replica: pick(this.replica, (k) => new Int32Array(k)), lane: pick(this.lane, (k) => new Uint8Array(k)),
-      microbatch: pick(this.microbatch, (k) => new Int32Array(k)), chunk: pick(this.chunk, (k) => new Int32Array(k)),
-      step: pick(this.step, (k) => new Int32Array(k)), peer: pick(this.peer, (k) => new Int32Array(k)),
-      start: pick(this.start, (k) => new Float64Array(k)), dur: pick(this.dur, (k) => new Float64Array(k)), bytes: pick(this.bytes, (k) => new Float64Array(k)),
-    };
-  }
-}
 
 const int = (v: unknown, none: number): number => (typeof v === 'number' && Number.isInteger(v) ? v : none);
 
@@ -173,7 +113,9 @@ export function timelineFromTrace(json: unknown, file: string): Timeline {
     const e = events[i] as Obj | null;
     if (e !== null && typeof e === 'object' && e.ph === 'X' && e.args !== null && typeof e.args === 'object' && typeof (e.args as Obj).op === 'string') ops++;
   }
-  const cols = new Columns(ops);
+  // Columns sized by the counting pass and written in place: no object per op.
+  const cols = allocOpTable(ops);
+  let n = 0;
   const memory: { pid: number; ts: number; bytes: number }[] = [];
   /** pid → stage, learned from the ops (a pid is one stage × replica). */
   const stageOfPid = new Map<number, number>();
@@ -196,7 +138,7 @@ export function timelineFromTrace(json: unknown, file: string): Timeline {
       if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new TraceError(`${file}: traceEvents[${i}].ts must be a number of microseconds (got ${show(ts)}); ${DAMAGED}`);
       if (typeof dur !== 'number' || !(dur >= 0)) throw new TraceError(`${file}: traceEvents[${i}].dur must be a non-negative number of microseconds (got ${show(dur)}); ${DAMAGED}`);
       if (!Number.isInteger(stage) || stage < 0) throw new TraceError(`${file}: traceEvents[${i}].args.stage must be a stage index ≥ 0 (got ${show(stage)}); ${DAMAGED}`);
-      const j = cols.n++;
+      const j = n++;
       cols.kind[j] = k;
       cols.stage[j] = stage;
       if (stage > maxStage) maxStage = stage;
@@ -220,14 +162,14 @@ export function timelineFromTrace(json: unknown, file: string): Timeline {
       if (typeof bytes === 'number' && typeof e.ts === 'number' && typeof e.pid === 'number') memory.push({ pid: e.pid, ts: e.ts, bytes });
     }
   }
-  if (!meta && cols.n === 0)
+  if (!meta && n === 0)
     throw new TraceError(`${file}: not a pipeprof trace: no "pipeprof" block and no X events with args.op and args.stage; ${FIX}`);
 
   let steps = meta?.steps ?? [];
   if (!meta) {
     // A plain Chrome trace: each step spans its ops; without step numbers, the whole trace is one step.
     const span = new Map<number, { s: number; e: number }>();
-    for (let i = 0; i < cols.n; i++) {
+    for (let i = 0; i < n; i++) {
       const t = anyStep ? cols.step[i] : 0;
       if (!anyStep) cols.step[i] = 0;
       if (t < 0) continue;
@@ -241,14 +183,14 @@ export function timelineFromTrace(json: unknown, file: string): Timeline {
       }
     }
     steps = [...span.entries()].sort((a, b) => a[0] - b[0]).map(([step, w]) => ({ step, startUs: w.s, endUs: w.e, loss: NaN, warmup: false }));
-  } else if (!anyStep && cols.n) {
+  } else if (!anyStep && n) {
     // Ops without step numbers: place each in the step whose window holds its start.
     const sorted = steps.slice().sort((a, b) => a.startUs - b.startUs);
-    for (let i = 0; i < cols.n; i++) cols.step[i] = stepAt(sorted, cols.start[i]);
+    for (let i = 0; i < n; i++) cols.step[i] = stepAt(sorted, cols.start[i]);
   }
 
   const stages = meta ? Math.max(meta.plan.balance.length, maxStage + 1) : maxStage + 1;
-  const table = cols.table();
+  const table = finishOpTable(cols, n);
   return {
     source: meta?.source ?? 'measured',
     status: meta?.status ?? 'complete',

@@ -71,7 +71,42 @@ export interface Timeline {
   host: HostInfo | null;
 }
 
-/** Accumulates rows, then freezes them into an OpTable. */
+/** An empty table with room for `cap` rows; write rows in place, then call finishOpTable with the row count. */
+export function allocOpTable(cap: number): OpTable {
+  return {
+    length: 0, kind: new Uint8Array(cap), stage: new Int32Array(cap), replica: new Int32Array(cap), lane: new Uint8Array(cap),
+    microbatch: new Int32Array(cap), chunk: new Int32Array(cap), step: new Int32Array(cap), peer: new Int32Array(cap),
+    start: new Float64Array(cap), dur: new Float64Array(cap), bytes: new Float64Array(cap),
+  };
+}
+
+type Column = Uint8Array | Int32Array | Float64Array;
+const COLUMNS = ['kind', 'stage', 'replica', 'lane', 'microbatch', 'chunk', 'step', 'peer', 'start', 'dur', 'bytes'] as const;
+
+/**
+ * The first `n` rows of `t`, sorted by start (stable). When they are sorted already and the columns are sized
+ * exactly, the columns are handed over without a copy (copying a million rows costs a full GC).
+ */
+export function finishOpTable(t: OpTable, n: number): OpTable {
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) if (t.start[i] < t.start[i - 1]) sorted = false;
+  const out = { length: n } as OpTable;
+  if (sorted) {
+    for (const c of COLUMNS) (out[c] as Column) = t[c].length === n ? t[c] : (t[c].slice(0, n) as Column);
+    return out;
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => t.start[a] - t.start[b] || a - b);
+  for (const c of COLUMNS) {
+    const src = t[c];
+    const dst = new (src.constructor as new (n: number) => Column)(n);
+    for (let i = 0; i < n; i++) dst[i] = src[order[i]];
+    (out[c] as Column) = dst;
+  }
+  return out;
+}
+
+/** Accumulates rows as objects (for small tables, e.g. a simulated run), then freezes them into an OpTable. */
 export class OpTableBuilder {
   private rows: OpRow[] = [];
   push(r: OpRow): void {
@@ -82,14 +117,9 @@ export class OpTableBuilder {
   }
   /** Rows sorted by start time. */
   build(): OpTable {
-    const rows = this.rows.slice().sort((a, b) => a.start - b.start);
-    const n = rows.length;
-    const t: OpTable = {
-      length: n, kind: new Uint8Array(n), stage: new Int32Array(n), replica: new Int32Array(n), lane: new Uint8Array(n),
-      microbatch: new Int32Array(n), chunk: new Int32Array(n), step: new Int32Array(n), peer: new Int32Array(n),
-      start: new Float64Array(n), dur: new Float64Array(n), bytes: new Float64Array(n),
-    };
-    rows.forEach((r, i) => {
+    const n = this.rows.length;
+    const t = allocOpTable(n);
+    this.rows.forEach((r, i) => {
       t.kind[i] = opCode(r.kind);
       t.stage[i] = r.stage;
       t.replica[i] = r.replica ?? 0;
@@ -102,7 +132,7 @@ export class OpTableBuilder {
       t.dur[i] = r.dur;
       t.bytes[i] = r.bytes ?? 0;
     });
-    return t;
+    return finishOpTable(t, n);
   }
 }
 

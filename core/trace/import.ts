@@ -132,7 +132,7 @@ export function timelineFromTrace(json: unknown, file: string): Timeline {
       const stage = a.stage;
       if (typeof op !== 'string' || typeof stage !== 'number') continue; // another tool's slice
       const k = KIND_CODE[op];
-      if (k === undefined) throw new TraceError(`${file}: traceEvents[${i}].args.op must be one of ${OP_KINDS.join(', ')} (got ${show(op)}); ${DAMAGED}`);
+      if (typeof k !== 'number') throw new TraceError(`${file}: traceEvents[${i}].args.op must be one of ${OP_KINDS.join(', ')} (got ${show(op)}); ${DAMAGED}`);
       const ts = e.ts;
       const dur = e.dur;
       if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new TraceError(`${file}: traceEvents[${i}].ts must be a number of microseconds (got ${show(ts)}); ${DAMAGED}`);

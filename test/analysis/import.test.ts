@@ -76,3 +76,9 @@ test('every problem is one TraceError (a UsageError) naming the file, the field 
   bad({ traceEvents: [X(0, 0, 0, 1, { op: 'FWD', stage: 0, step: 0 })], pipeprof: META }, /traceEvents\[0\]\.args\.op must be one of F, B, W, R, SEND, RECV, ALLREDUCE, OPT \(got "FWD"\)/);
   bad({ traceEvents: [null], pipeprof: META }, /traceEvents\[0\] must be an event object/);
 });
+
+test('an op named after an Object.prototype member is refused like any unknown op', async () => {
+  const { timelineFromTrace } = await import('../../core/trace/import');
+  const trace = { traceEvents: [{ ph: 'X', pid: 0, tid: 0, ts: 0, dur: 1, name: 'x', args: { op: 'toString', stage: 0, step: 0 } }] };
+  assert.throws(() => timelineFromTrace(trace, 't.json'), /t\.json: traceEvents\[0\]\.args\.op must be one of F, B, W, R, SEND, RECV, ALLREDUCE, OPT \(got "toString"\)/);
+});

@@ -61,14 +61,21 @@ export function toUtilizationChart(report: Report, palette: Palette = DEFAULT_PA
     type: 'bar',
     data: { labels, datasets },
     options: {
-      animation: false,
-      responsive: true,
-      maintainAspectRatio: false,
-      plugins: {
-        title: { display: true, text: `Utilization and bubble per stage (median step ${round(report.stepTimeMs)} ms)`, color: palette.foreground },
-        legend: { labels: { color: palette.foreground } },
-      },
+      ...baseOptions(palette, `Utilization and bubble per stage (median step ${round(report.stepTimeMs)} ms)`),
       scales: axes(palette, '% of step time', true, 100),
+    },
+  };
+}
+
+/** What every chart shares: no animation, fills its box, a title and legend in the theme's foreground colour. */
+function baseOptions(palette: Palette, title: string) {
+  return {
+    animation: false as const,
+    responsive: true,
+    maintainAspectRatio: false,
+    plugins: {
+      title: { display: true, text: title, color: palette.foreground },
+      legend: { labels: { color: palette.foreground } },
     },
   };
 }
@@ -91,13 +98,7 @@ export function toLossChart(steps: RunView['steps'], palette: Palette = DEFAULT_
     type: 'line',
     data: { labels, datasets },
     options: {
-      animation: false,
-      responsive: true,
-      maintainAspectRatio: false,
-      plugins: {
-        title: { display: true, text: 'Loss per step', color: palette.foreground },
-        legend: { labels: { color: palette.foreground } },
-      },
+      ...baseOptions(palette, 'Loss per step'),
       scales: {
         x: { ticks: { color: palette.foreground }, grid: { color: palette.grid }, title: { display: true, text: 'step', color: palette.foreground } },
         y: { ticks: { color: palette.foreground }, grid: { color: palette.grid }, title: { display: true, text: 'loss', color: palette.foreground } },

@@ -11,7 +11,7 @@ import { readTimeline } from '../core/io/read-trace';
 import { buildReport } from '../core/analysis/report';
 import { recommendForTrace } from '../core/recommend/for-trace';
 import { formatReport } from './report';
-import { planText } from './recommend';
+import { planText } from '../core/config/apply-plan';
 
 export const DEMO_CONFIG: CaptureConfig = {
   ...CAPTURE_DEFAULTS,

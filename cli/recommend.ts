@@ -12,7 +12,6 @@ import { recommendForTrace } from '../core/recommend/for-trace';
 import { formatBytes } from '../core/recommend/partition';
 import type { CliIO } from './io';
 
-export { applyPlanToConfig, inlineJson, planText, removeField, setField } from '../core/config/apply-plan';
 
 export const RECOMMEND_DEFAULTS = { top: 5 } as const;
 

@@ -41,6 +41,9 @@ class Inbox {
       w(t);
     } else this.items.set(k, t);
   }
+  has(kind: Transfer['kind'], step: number, microbatch: number, chunk: number): boolean {
+    return this.items.has(`${kind}:${step}:${microbatch}:${chunk}`);
+  }
   take(kind: Transfer['kind'], step: number, microbatch: number, chunk: number): Promise<Transfer> {
     const k = `${kind}:${step}:${microbatch}:${chunk}`;
     const t = this.items.get(k);
@@ -208,6 +211,7 @@ async function main(): Promise<void> {
     const from = vstage(c) + (kind === 'act' ? -1 : 1);
     const peer = from % stages;
     current = { op: `RECV ${kind} micro-batch ${microbatch}`, step };
+    if (!inbox.has(kind, step, microbatch, c)) prefetchInput(step); // untraced, like input loading before a forward
     const r0 = rec.now();
     const t = await inbox.take(kind, step, microbatch, c);
     const x = tf.tensor(t.data, t.shape, 'float32');
@@ -241,8 +245,39 @@ async function main(): Promise<void> {
     return { y: h, saved, owned };
   }
 
+  /**
+   * Input loading ahead of use, as a data loader does: the first stage makes the next micro-batch's inputs while it
+   * would otherwise wait (for a gradient, or for the next step), so that making them never delays a forward.
+   */
+  const inputOrder = ops.filter((o) => o.op === 'F' && isFirst(o.chunk ?? 0)).map((o) => o.microbatch);
+  const prefetched = new Map<string, Tensor>();
+  /** Inputs made (prefetched or used) for the current and the next step, as `step/micro-batch`. */
+  const made = new Set<string>();
+  let finalStep = false;
+  /** At a step's start: forgets earlier steps' inputs. */
+  function inputsFor(step: number, last: boolean): void {
+    finalStep = last;
+    for (const k of made) if (Number(k.slice(0, k.indexOf('/'))) < step) made.delete(k);
+    for (const [k, t] of prefetched) if (!made.has(k)) (t.dispose(), prefetched.delete(k));
+  }
+  /** Makes the next inputs this step will need, or, all made, the next step's first. */
+  function prefetchInput(step: number): void {
+    const todo = inputOrder.find((m) => !made.has(`${step}/${m}`));
+    const [s, m] = todo !== undefined ? [step, todo] : finalStep || !inputOrder.length ? [-1, -1] : [step + 1, inputOrder[0]];
+    if (s < 0 || made.has(`${s}/${m}`)) return;
+    made.add(`${s}/${m}`);
+    prefetched.set(`${s}/${m}`, makeData('x', s, m));
+  }
+
   /** Micro-batch m's inputs (first stage) or targets (last stage), generated where they are needed. */
   function dataTensor(part: 'x' | 'y', step: number, m: number): Tensor {
+    if (part === 'y') return makeData(part, step, m);
+    const ready = prefetched.get(`${step}/${m}`);
+    prefetched.delete(`${step}/${m}`);
+    made.add(`${step}/${m}`);
+    return ready ?? makeData(part, step, m);
+  }
+  function makeData(part: 'x' | 'y', step: number, m: number): Tensor {
     const first = m * mb + replica * mbr;
     const s = makeSamples(model, seed, step, first, first + mbr, part);
     return part === 'x' ? tf.tensor(s.x!, [mbr, ...model.inputShape], model.inputDtype) : tf.tensor(s.y!, [mbr, ...model.targetShape], model.targetDtype);
@@ -356,7 +391,8 @@ async function main(): Promise<void> {
   /** Pipe-SGD: the all-reduce of the previous step's gradients, running while this step computes. */
   let stale: { buf: Float32Array; done: Promise<void> } | null = null;
 
-  async function runStep(step: number): Promise<number | null> {
+  async function runStep(step: number, last: boolean): Promise<number | null> {
+    inputsFor(step, last);
     const stash = new Map<string, Stash>();
     const grads: (Tensor | null)[] = allWeights.map(() => null);
     let loss = 0;
@@ -655,12 +691,13 @@ async function main(): Promise<void> {
       try {
         if (msg.type === 'step') {
           current = { op: 'step', step: msg.step };
-          const loss = await runStep(msg.step);
+          const loss = await runStep(msg.step, msg.last);
           const mem = tf.memory();
           // Events travel at most once a second: sending them every step costs short steps several percent.
           const ship = msg.last || performance.now() - lastShipped >= 1000;
           if (ship) lastShipped = performance.now();
           post({ type: 'step-done', stage, replica, step: msg.step, loss, events: ship ? rec.drain() : [], tensors: mem.numTensors, bytes: mem.numBytes });
+          prefetchInput(msg.step); // the next step's first inputs, while the other stages finish this one
         } else if (msg.type === 'get-weights') {
           const weights: Record<string, Record<string, { shape: number[]; values: Float32Array }>> = {};
           for (const l of replica === 0 ? layers : []) {

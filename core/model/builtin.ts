@@ -5,7 +5,8 @@ import { buildSequential } from './layers';
 export const BUILTIN_MODELS = ['mlp', 'cnn', 'transformer'] as const;
 export type BuiltinModel = (typeof BUILTIN_MODELS)[number];
 
-export interface MlpOptions { width: number; depth: number }
+/** `input`: features per sample (default `width`); the first layer maps them to `width`. */
+export interface MlpOptions { width: number; depth: number; input?: number }
 export interface CnnOptions { imageSize: number; filters: number; hidden: number; classes: number }
 export interface TransformerOptions { vocab: number; dModel: number; heads: number; seqLen: number; blocks: number; ffn: number }
 
@@ -15,16 +16,21 @@ export const DEFAULT_OPTIONS = {
   transformer: { vocab: 16384, dModel: 128, heads: 4, seqLen: 32, blocks: 8, ffn: 512 } as TransformerOptions,
 };
 
-/** `depth` dense layers of `width`→`width` (ReLU, the last linear): equal layers, so a uniform balance is a balanced one. */
+/**
+ * `depth` dense layers of `width`→`width` (ReLU, the last linear): equal layers, so a uniform balance is a balanced one
+ * in compute. A wider `input` makes the first layer costlier, which can even out a first stage (no input gradient)
+ * against a last one (the loss).
+ */
 export function mlp(o: Partial<MlpOptions> = {}): ModelSpec {
   const { width, depth } = { ...DEFAULT_OPTIONS.mlp, ...o };
+  const input = o.input ?? width;
   const layers = Array.from({ length: depth }, (_, i) => ({
     name: `dense_${i}`,
     config: { kind: 'dense' as const, units: width, activation: i === depth - 1 ? ('linear' as const) : ('relu' as const), useBias: true },
   }));
   return {
-    name: 'mlp', loss: 'softmax-ce', inputShape: [width], inputDtype: 'float32', targetShape: [], targetDtype: 'int32',
-    layers: buildSequential([width], 'float32', layers), options: { width, depth },
+    name: 'mlp', loss: 'softmax-ce', inputShape: [input], inputDtype: 'float32', targetShape: [], targetDtype: 'int32',
+    layers: buildSequential([input], 'float32', layers), options: { width, depth, ...(input !== width ? { input } : {}) },
   };
 }
 

@@ -5,8 +5,19 @@ import * as os from 'node:os';
 
 export const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'results');
 
-/** The benchmark's flags, `--name=value` (a bare `--name` maps to undefined). */
-export const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+/** Bench flags, as `--name=value` or `--name value`. */
+export const args = parseArgs(process.argv.slice(2));
+
+function parseArgs(argv: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith('--')) throw new Error(`bench: ${argv[i]} is not a flag; write --name=value or --name value`);
+    const eq = argv[i].indexOf('=');
+    if (eq > 0) out.set(argv[i].slice(2, eq), argv[i].slice(eq + 1));
+    else out.set(argv[i].slice(2), argv[i + 1] !== undefined && !argv[i + 1].startsWith('--') ? argv[++i] : 'true');
+  }
+  return out;
+}
 
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];

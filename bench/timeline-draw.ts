@@ -9,7 +9,7 @@ import { simulate } from '../core/simulate/simulate';
 import type { RecommendationView, RunView, ToWebview } from '../media/src/protocol';
 import { CHROMIUM, launchChromium, plainRunView, runViewFromTimeline, sampleRecommendations, serve, syntheticRun, tmp, waitForExpr, writeHarness } from '../test/media/harness';
 import type { HarnessPage } from '../test/media/harness';
-import { machine, save, table } from './common';
+import { args, machine, save, table } from './common';
 
 interface PanResult {
   window: string;
@@ -23,11 +23,6 @@ interface PanResult {
   rects: number;
   visibleOps: number;
   bucketBands: number;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
 const quantile = (xs: number[], q: number): number => {
@@ -131,10 +126,10 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const events = Number(arg('events', '100000'));
-  const rounds = Number(arg('rounds', '5'));
-  const shots = arg('shots', '/tmp');
-  const trace = arg('trace', '');
+  const events = Number(args.get('events') ?? '100000');
+  const rounds = Number(args.get('rounds') ?? '5');
+  const shots = args.get('shots') ?? '/tmp';
+  const trace = args.get('trace') ?? '';
   fs.mkdirSync(shots, { recursive: true });
 
   const built = Date.now();

@@ -117,6 +117,7 @@ export function bubbleFraction(t: Timeline): number {
 export function stageBytesModel(c: CostModel, plan: Pick<Plan, 'microbatches' | 'schedule' | 'recompute'> & { stages: number }, samples: number) {
   const M = plan.microbatches;
   const schedule = buildSchedule({ balance: new Array<number>(plan.stages).fill(1), microbatches: M, schedule: plan.schedule, recompute: plan.recompute });
+  const split = schedule.some((ops) => ops.some((o) => o.op === 'W'));
   const combos = schedule.map((ops) => {
     const seen = new Map<string, [number, number]>();
     let kept = 0;
@@ -129,8 +130,8 @@ export function stageBytesModel(c: CostModel, plan: Pick<Plan, 'microbatches' | 
       } else if (o.op === 'R') {
         kept++;
         input--;
-      } else if (o.op === 'B') {
-        kept--;
+      } else if (o.op === (split ? 'W' : 'B')) {
+        kept--; // a split backward (zb-h1) keeps the activations until the weight gradient
         continue;
       }
       seen.set(`${kept}/${input}`, [kept, input]);

@@ -696,7 +696,8 @@ async function main(): Promise<void> {
           // Events travel at most once a second: sending them every step costs short steps several percent.
           const ship = msg.last || performance.now() - lastShipped >= 1000;
           if (ship) lastShipped = performance.now();
-          post({ type: 'step-done', stage, replica, step: msg.step, loss, events: ship ? rec.drain() : [], tensors: mem.numTensors, bytes: mem.numBytes });
+          // Inputs made ahead for the next step are no leak: how many there are depends on timing.
+          post({ type: 'step-done', stage, replica, step: msg.step, loss, events: ship ? rec.drain() : [], tensors: mem.numTensors - prefetched.size, bytes: mem.numBytes });
           prefetchInput(msg.step); // the next step's first inputs, while the other stages finish this one
         } else if (msg.type === 'get-weights') {
           const weights: Record<string, Record<string, { shape: number[]; values: Float32Array }>> = {};

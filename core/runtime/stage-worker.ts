@@ -101,8 +101,8 @@ interface Stash {
   dy?: Tensor;
   /** PPRS: the perturbed weights this micro-batch's F, R and B use, per layer. */
   perturbed?: Tensor[][];
-  /** Split backward (zb-h1): what each layer's B received as dL/dy, kept for its W. */
-  dys?: (Tensor | null)[];
+  /** Split backward (zb-h1): per layer, what its B kept for its W (see SplitBackward). */
+  pending?: (Tensor[] | null)[];
 }
 
 async function main(): Promise<void> {
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     fail(e);
     return;
   }
-  const { makeLayer } = await import('./layers/index');
+  const { makeLayer, splitBackward } = await import('./layers/index');
   const { lossAndGrad } = await import('./layers/loss');
   const chunkLayers: StageLayer[][] = init.chunks.map((ch) =>
     model.layers.slice(ch.firstLayer, ch.firstLayer + ch.layers).map((spec) => ({
@@ -138,6 +138,8 @@ async function main(): Promise<void> {
       weights: initLayer(model, spec, seed).map((v, i) => tf.variable(tf.tensor(v, spec.weights[i].shape), true, `${spec.name}/${spec.weights[i].name}`)),
     })),
   );
+  /** Each layer's backward split into B and W (zb-h1). */
+  const splits = chunkLayers.map((ls) => ls.map((l) => splitBackward(l.impl)));
   /** Every layer of the worker in model order (chunk 0's first). */
   const layers = chunkLayers.flat();
   const allWeights = layers.flatMap((l) => l.weights);
@@ -470,7 +472,7 @@ async function main(): Promise<void> {
       entry.saved?.flat().forEach((t) => t.dispose());
       entry.input.dispose();
       if (entry.perturbed) tf.dispose(entry.perturbed.flat());
-      if (entry.dys) for (const t of entry.dys) t?.dispose();
+      if (entry.pending) for (const ts of entry.pending) if (ts) tf.dispose(ts);
       stash.delete(key);
     };
     if (o.op === 'F') {
@@ -526,18 +528,25 @@ async function main(): Promise<void> {
       if (!entry.saved) throw new Error(`internal: B${m} on stage ${stage} has no saved activations (recompute missing)`);
       let w = weightEnd[c];
       let dxStage: Tensor | null = null;
-      // Split backward (zb-h1): B computes input gradients only and keeps each layer's dL/dy for its W.
-      if (splitW) entry.dys = ls.map(() => null);
+      // Split backward (zb-h1): B computes input gradients only and keeps, per layer, what its W needs.
+      if (splitW) entry.pending = ls.map(() => null);
       for (let i = ls.length - 1; i >= 0; i--) {
         const l = ls[i];
         w -= l.weights.length;
         const ws = entry.perturbed ? entry.perturbed[i] : l.weights;
         // The first virtual stage needs no gradient for the data; other stages send theirs upstream.
         const wantDx = i > 0 || !first;
-        const r = l.impl.backward(ws, entry.saved[i], g, { dx: wantDx, dw: !splitW && l.weights.length > 0 });
+        let r: { dx: Tensor | null; dw: Tensor[] };
+        if (splitW && l.weights.length) {
+          const b = splits[c][i].input(ws, entry.saved[i], g, wantDx);
+          entry.pending![i] = b.pending;
+          r = { dx: b.dx, dw: [] };
+          if (!b.pending.includes(g)) g.dispose();
+        } else {
+          r = l.impl.backward(ws, entry.saved[i], g, { dx: wantDx, dw: !splitW && l.weights.length > 0 });
+          g.dispose();
+        }
         accumulate(w, r.dw);
-        if (splitW && l.weights.length) entry.dys![i] = g;
-        else g.dispose();
         if (onLayerDone && !splitW && l.weights.length) {
           onLayerDone(l.spec.name, w, l.weights.length);
           await yieldToEvents(); // let the all-reduce hops that arrived meanwhile run
@@ -560,17 +569,16 @@ async function main(): Promise<void> {
     if (o.op === 'W') {
       current = { op: what('W'), step };
       await maybeFault(o, step);
-      if (!entry.dys || !entry.saved) throw new Error(`internal: W${m} on stage ${stage} before its B`);
+      if (!entry.pending || !entry.saved) throw new Error(`internal: W${m} on stage ${stage} before its B`);
       const t0 = rec.now();
       let w = weightEnd[c];
       let lastGrad: Tensor | null = null;
       for (let i = ls.length - 1; i >= 0; i--) {
         const l = ls[i];
         w -= l.weights.length;
-        const dy = entry.dys[i];
-        if (!l.weights.length || !dy) continue;
-        const r = l.impl.backward(entry.perturbed ? entry.perturbed[i] : l.weights, entry.saved[i], dy, { dx: false, dw: true });
-        accumulate(w, r.dw);
+        const kept = entry.pending[i];
+        if (!l.weights.length || !kept) continue;
+        accumulate(w, splits[c][i].weight(entry.perturbed ? entry.perturbed[i] : l.weights, entry.saved[i], kept));
         lastGrad = grads[w];
         if (onLayerDone) {
           onLayerDone(l.spec.name, w, l.weights.length);
@@ -613,7 +621,8 @@ async function main(): Promise<void> {
       const spec = l.spec;
       const wantDx = i > 0 || !isFirst(c);
       let savedPerSample = 0;
-      /** Forward, backward (dx and dW), and the split backward's two halves: dx alone (B) and dW alone (W). */
+      let pendingPerSample = 0;
+      /** Forward, backward (dx and dW), and the split backward's two halves: B (dx, keeping what W needs) and W (dW). */
       const once = async (size: number): Promise<[number, number, number, number]> => {
         const x = spec.inputDtype === 'int32' ? tf.zeros([size, ...spec.inputShape], 'int32') : tf.randomNormal([size, ...spec.inputShape]);
         evictCaches();
@@ -632,17 +641,19 @@ async function main(): Promise<void> {
         let dxMs = t3 - t2;
         let dwMs = 0;
         if (l.weights.length) {
+          const split = splits[c][i];
           evictCaches();
           const t4 = nowMs();
-          const bx = l.impl.backward(l.weights, f.saved, dy, { dx: wantDx, dw: false });
-          if (syncOutputs && bx.dx) await bx.dx.data();
+          const bx = split.input(l.weights, f.saved, dy, wantDx);
+          if (syncOutputs) await (bx.dx ?? bx.pending[0]).data();
           const t5 = nowMs();
           evictCaches();
           const t6 = nowMs();
-          const bw = l.impl.backward(l.weights, f.saved, dy, { dx: false, dw: true });
-          if (syncOutputs) await bw.dw[0].data();
+          pendingPerSample = Math.max(pendingPerSample, bytesOf(bx.pending) / size);
+          const dw = split.weight(l.weights, f.saved, bx.pending);
+          if (syncOutputs) await dw[0].data();
           const t7 = nowMs();
-          tf.dispose([...(bx.dx ? [bx.dx] : []), ...bw.dw]);
+          tf.dispose([...(bx.dx ? [bx.dx] : []), ...bx.pending.filter((t) => t !== dy), ...dw]);
           dxMs = t5 - t4;
           dwMs = t7 - t6;
         }
@@ -657,7 +668,7 @@ async function main(): Promise<void> {
         const best = (k: number) => Math.min(...runs.map((r) => r[k]));
         points.push({ size, forwardMs: best(0), backwardMs: best(1), inputGradMs: best(2), weightGradMs: best(3) });
       }
-      out.push({ layer: spec.name, stage, points, savedBytesPerSample: savedPerSample, paramBytes: 4 * spec.params });
+      out.push({ layer: spec.name, stage, points, savedBytesPerSample: savedPerSample, pendingBytesPerSample: pendingPerSample, paramBytes: 4 * spec.params });
     }
     return out;
   }

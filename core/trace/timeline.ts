@@ -69,6 +69,8 @@ export interface LayerCost {
   points: { size: number; forwardMs: number; backwardMs: number; inputGradMs?: number; weightGradMs?: number }[];
   /** Bytes a forward keeps for its backward, per sample. */
   savedBytesPerSample: number;
+  /** Bytes the split backward's B keeps for W, per sample; absent in traces from before it was probed. */
+  pendingBytesPerSample?: number;
   /** Bytes of the layer's weights (float32). */
   paramBytes: number;
 }

@@ -12,7 +12,7 @@ import '@tensorflow/tfjs-layers';
 import type { Activation, LayerConfig, LayerSpec } from '../../core/model/types';
 import { buildLayer, buildSequential } from '../../core/model/layers';
 import { mlp, cnn, transformer } from '../../core/model/builtin';
-import { makeLayer } from '../../core/runtime/layers/index';
+import { makeLayer, splitBackward } from '../../core/runtime/layers/index';
 import { lossAndGrad } from '../../core/runtime/layers/loss';
 import type { Tensor } from '../../core/runtime/layers/types';
 
@@ -228,6 +228,17 @@ async function checkLayer(backend: string, c: Case, seed = 1): Promise<void> {
   const none = layer.backward(w, saved, dy, { dx: false, dw: false });
   assert.equal(none.dx, null);
   assert.deepEqual(none.dw, []);
+
+  // The split backward (zb-h1's B then W) gives the same gradients; what B keeps is the caller's to dispose.
+  const split = splitBackward(layer);
+  const b = split.input(w, saved, dy, floatInput);
+  if (floatInput) close(b.dx!, ref.dx!, `${c.name} dx (split B)`);
+  else assert.equal(b.dx, null, `${c.name}: split B's dx of an int32 input must be null`);
+  const sw = split.weight(w, saved, b.pending);
+  assert.equal(sw.length, c.spec.weights.length, `${c.name}: split W gives one dw per weight`);
+  sw.forEach((g, i) => close(g, ref.dw[i], `${c.name} d${c.spec.weights[i].name} (split W)`));
+  tf.dispose([...sw, ...b.pending.filter((t) => t !== dy)]);
+  b.dx?.dispose();
 
   // The backward must leave its arguments alive, and nothing must leak.
   assert.ok(!x.isDisposed && !dy.isDisposed && w.every((t) => !t.isDisposed) && saved.every((t) => !t.isDisposed), `${c.name}: backward disposed an argument`);

@@ -28,5 +28,24 @@ export const lmHead: LayerFactory = (tf, spec) => {
         return { dx, dw };
       });
     },
+    // B keeps dh = dy·Wᵀ, the product behind dx, because dγ and dβ need it too.
+    split: {
+      input(w, saved, dy, wantDx) {
+        return tidy(tf, () => {
+          const [xhat, rstd] = saved;
+          const dy2 = tf.reshape(dy, [dy.size / vocab, vocab]);
+          const dh = matmulByTransposed(tf, dy2, w[2]);
+          const ln = layerNormBackward(tf, dh, xhat, rstd, w[0], { dx: wantDx, dw: false });
+          return { dx: ln.dx ? tf.reshape(ln.dx, [...dims(dy).slice(0, -1), d]) : null, pending: [dy2, dh] };
+        });
+      },
+      weight(w, saved, [dy2, dh]) {
+        return tidy(tf, () => {
+          const [xhat, rstd] = saved;
+          const ln = layerNormBackward(tf, dh, xhat, rstd, w[0], { dx: false, dw: true });
+          return [ln.dgamma!, ln.dbeta!, weightGrad(tf, layerNormApply(tf, xhat, w[0], w[1]), dy2), colSum(tf, dy2)];
+        });
+      },
+    },
   };
 };

@@ -1,5 +1,5 @@
 // Pre-norm causal decoder block: x1 = x + Attn(LN1(x)); y = x1 + FC2(gelu(FC1(LN2(x1)))); hand-written backward.
-import type { Tensor, LayerFactory } from './types';
+import type { Tensor, LayerFactory, SplitBackward } from './types';
 import { colSum, dims, gelu, geluWithGrad, layerNormApply, layerNormBackward, layerNormForward, matmulByTransposed, tidy, weightGrad } from './common';
 
 /** Added to the scores above the diagonal; exp() of it is exactly 0 in float32. */
@@ -21,8 +21,60 @@ export const transformerBlock: LayerFactory = (tf, spec) => {
   // Weight indices, in spec.weights order.
   const LN1G = 0, LN1B = 1, QKV_W = 2, QKV_B = 3, PROJ_W = 4, PROJ_B = 5, LN2G = 6, LN2B = 7, FC1_W = 8, FC1_B = 9, FC2_W = 10, FC2_B = 11;
 
+  // saved: [x̂1, rstd1, q·scale, k, v (each [B·H, T, hd]), P [B·H, T, T], O [B·T, d], x̂2, rstd2, u = FC1 pre-activation [B·T, ffn]]
+  const split: SplitBackward = {
+    // B: the chain of input gradients; it keeps, for W, the gradient at each weight's output and at each norm's output.
+    input(w, saved, dy, wantDx) {
+      return tidy(tf, () => {
+        const [xhat1, rstd1, qs, k, v, p, , xhat2, rstd2, u] = saved;
+        const [b, t] = dims(dy);
+        const n = b * t;
+        const dy2 = tf.reshape(dy, [n, d]);
+        // MLP: y = x1 + gelu(u)·W2 + b2, u = h2·W1 + b1, h2 = LN2(x1)
+        const [, gd] = geluWithGrad(tf, u, false);
+        const du = tf.mul(matmulByTransposed(tf, dy2, w[FC2_W]), gd);
+        const dh2 = matmulByTransposed(tf, du, w[FC1_W]);
+        const dx1 = tf.add(dy2, layerNormBackward(tf, dh2, xhat2, rstd2, w[LN2G], { dx: true, dw: false }).dx!);
+        // Attention: x1 = x + O·Wp + bp
+        const dO = tf.reshape(tf.transpose(tf.reshape(matmulByTransposed(tf, dx1, w[PROJ_W]), [b, t, heads, hd]), [0, 2, 1, 3]), [b * heads, t, hd]);
+        const dP = tf.matMul(dO, tf.transpose(v, [0, 2, 1]));
+        const dv = tf.matMul(tf.transpose(p, [0, 2, 1]), dO);
+        const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), 2, true)));
+        const dq = tf.mul(tf.matMul(dS, k), scale);
+        const dk = tf.matMul(tf.transpose(dS, [0, 2, 1]), qs);
+        // [B, 3H, T, hd] → [B, T, 3H, hd] → [n, 3d]
+        const dheads3 = tf.concat([dq, dk, dv].map((m) => tf.reshape(m, [b, heads, t, hd])), 1);
+        const dqkv = tf.reshape(tf.transpose(dheads3, [0, 2, 1, 3]), [n, 3 * d]);
+        const dh1 = matmulByTransposed(tf, dqkv, w[QKV_W]);
+        const dx = wantDx ? tf.reshape(tf.add(dx1, layerNormBackward(tf, dh1, xhat1, rstd1, w[LN1G], { dx: true, dw: false }).dx!), [b, t, d]) : null;
+        return { dx, pending: [dy2, du, dh2, dx1, dqkv, dh1] };
+      });
+    },
+    // W: every weight's gradient from the output gradients B kept.
+    weight(w, saved, [dy2, du, dh2, dx1, dqkv, dh1]) {
+      return tidy(tf, () => {
+        const [xhat1, rstd1, , , , , o, xhat2, rstd2, u] = saved;
+        const dw: Tensor[] = new Array(12);
+        dw[FC2_W] = weightGrad(tf, gelu(tf, u), dy2);
+        dw[FC2_B] = colSum(tf, dy2);
+        dw[FC1_W] = weightGrad(tf, layerNormApply(tf, xhat2, w[LN2G], w[LN2B]), du);
+        dw[FC1_B] = colSum(tf, du);
+        const ln2 = layerNormBackward(tf, dh2, xhat2, rstd2, w[LN2G], { dx: false, dw: true });
+        dw[LN2G] = ln2.dgamma!;
+        dw[LN2B] = ln2.dbeta!;
+        dw[PROJ_W] = weightGrad(tf, o, dx1);
+        dw[PROJ_B] = colSum(tf, dx1);
+        dw[QKV_W] = weightGrad(tf, layerNormApply(tf, xhat1, w[LN1G], w[LN1B]), dqkv);
+        dw[QKV_B] = colSum(tf, dqkv);
+        const ln1 = layerNormBackward(tf, dh1, xhat1, rstd1, w[LN1G], { dx: false, dw: true });
+        dw[LN1G] = ln1.dgamma!;
+        dw[LN1B] = ln1.dbeta!;
+        return dw;
+      });
+    },
+  };
+
   return {
-    // saved: [x̂1, rstd1, q·scale, k, v (each [B·H, T, hd]), P [B·H, T, T], O [B·T, d], x̂2, rstd2, u = FC1 pre-activation [B·T, ffn]]
     forward(w, x) {
       return tf.tidy(() => {
         const [b, t] = dims(x);
@@ -47,54 +99,12 @@ export const transformerBlock: LayerFactory = (tf, spec) => {
     },
     backward(w, saved, dy, want) {
       if (!want.dx && !want.dw) return { dx: null, dw: [] };
-      return tidy(tf, () => {
-        const [xhat1, rstd1, qs, k, v, p, o, xhat2, rstd2, u] = saved;
-        const [b, t] = dims(dy);
-        const n = b * t;
-        const dy2 = tf.reshape(dy, [n, d]);
-        const dw: Tensor[] = new Array(12);
-        // MLP: y = x1 + gelu(u)·W2 + b2, u = h2·W1 + b1, h2 = LN2(x1)
-        const [g, gd] = geluWithGrad(tf, u, want.dw);
-        if (want.dw) {
-          dw[FC2_W] = weightGrad(tf, g!, dy2);
-          dw[FC2_B] = colSum(tf, dy2);
-        }
-        const du = tf.mul(matmulByTransposed(tf, dy2, w[FC2_W]), gd);
-        if (want.dw) {
-          dw[FC1_W] = weightGrad(tf, layerNormApply(tf, xhat2, w[LN2G], w[LN2B]), du);
-          dw[FC1_B] = colSum(tf, du);
-        }
-        const ln2 = layerNormBackward(tf, matmulByTransposed(tf, du, w[FC1_W]), xhat2, rstd2, w[LN2G], { dx: true, dw: want.dw });
-        const dx1 = tf.add(dy2, ln2.dx!);
-        if (want.dw) {
-          dw[LN2G] = ln2.dgamma!;
-          dw[LN2B] = ln2.dbeta!;
-          dw[PROJ_W] = weightGrad(tf, o, dx1);
-          dw[PROJ_B] = colSum(tf, dx1);
-        }
-        // Attention: x1 = x + O·Wp + bp
-        const dO = tf.reshape(tf.transpose(tf.reshape(matmulByTransposed(tf, dx1, w[PROJ_W]), [b, t, heads, hd]), [0, 2, 1, 3]), [b * heads, t, hd]);
-        const dP = tf.matMul(dO, tf.transpose(v, [0, 2, 1]));
-        const dv = tf.matMul(tf.transpose(p, [0, 2, 1]), dO);
-        const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), 2, true)));
-        const dq = tf.mul(tf.matMul(dS, k), scale);
-        const dk = tf.matMul(tf.transpose(dS, [0, 2, 1]), qs);
-        // [B, 3H, T, hd] → [B, T, 3H, hd] → [n, 3d]
-        const dheads3 = tf.concat([dq, dk, dv].map((m) => tf.reshape(m, [b, heads, t, hd])), 1);
-        const dqkv = tf.reshape(tf.transpose(dheads3, [0, 2, 1, 3]), [n, 3 * d]);
-        if (want.dw) {
-          dw[QKV_W] = weightGrad(tf, layerNormApply(tf, xhat1, w[LN1G], w[LN1B]), dqkv);
-          dw[QKV_B] = colSum(tf, dqkv);
-        }
-        // LN1 (dγ1, dβ1 need dh1 too, so this runs even when dx is not wanted)
-        const ln1 = layerNormBackward(tf, matmulByTransposed(tf, dqkv, w[QKV_W]), xhat1, rstd1, w[LN1G], want);
-        const dx = want.dx ? tf.reshape(tf.add(dx1, ln1.dx!), [b, t, d]) : null;
-        if (want.dw) {
-          dw[LN1G] = ln1.dgamma!;
-          dw[LN1B] = ln1.dbeta!;
-        }
-        return { dx, dw: want.dw ? dw : [] };
-      });
+      // One backward is the split one's two halves back to back: the same products, and W reuses B's gradients.
+      const r = split.input(w, saved, dy, want.dx);
+      const dw = want.dw ? split.weight(w, saved, r.pending) : [];
+      tf.dispose(r.pending);
+      return { dx: r.dx, dw };
     },
+    split,
   };
 };

@@ -22,6 +22,19 @@ export interface LayerImpl {
    * (12–20x slower on wasm). Must not dispose its arguments; returns new tensors the caller owns.
    */
   backward(w: Tensor[], saved: Saved, dy: Tensor, want: { dx: boolean; dw: boolean }): { dx: Tensor | null; dw: Tensor[] };
+  /**
+   * The backward split in two (zb-h1's B and W), for layers whose weight gradients need gradients made inside the
+   * backward (a transformer block's, a head's layer norm): B keeps them for W instead of W computing them again.
+   * Without it, B and W each call `backward` (see splitBackward).
+   */
+  split?: SplitBackward;
+}
+
+export interface SplitBackward {
+  /** B: dL/dx (null when not wanted) and what W needs; the caller owns both and holds `pending` until W. */
+  input(w: Tensor[], saved: Saved, dy: Tensor, wantDx: boolean): { dx: Tensor | null; pending: Tensor[] };
+  /** W: dL/dw in the order of `spec.weights`, from what B kept. Must not dispose its arguments. */
+  weight(w: Tensor[], saved: Saved, pending: Tensor[]): Tensor[];
 }
 
 export type LayerFactory = (tf: TF, spec: LayerSpec) => LayerImpl;

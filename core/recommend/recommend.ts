@@ -111,17 +111,19 @@ export function bubbleFraction(t: Timeline): number {
 
 /**
  * Per-stage peak bytes for the DP, exactly as the simulator counts them: weights and optimizer state, plus the most
- * activations the stage's op order ever holds. Walking the schedule once gives, per stage, the (kept, input-only)
- * micro-batch counts at each op; a stage's peak is then the largest of those combinations of its own byte sizes.
+ * activations the stage's op order ever holds. Walking the schedule once gives, per stage, the (kept, input-only,
+ * pending-for-W) micro-batch counts at each op; a stage's peak is then the largest of those combinations of its own byte sizes.
  */
 export function stageBytesModel(c: CostModel, plan: Pick<Plan, 'microbatches' | 'schedule' | 'recompute'> & { stages: number }, samples: number) {
   const M = plan.microbatches;
   const schedule = buildSchedule({ balance: new Array<number>(plan.stages).fill(1), microbatches: M, schedule: plan.schedule, recompute: plan.recompute });
   const split = schedule.some((ops) => ops.some((o) => o.op === 'W'));
+  /** Per worker, the counts (kept, inputs, pending) of micro-batches at each point of the schedule: the memory is linear in them. */
   const combos = schedule.map((ops) => {
-    const seen = new Map<string, [number, number]>();
+    const seen = new Map<string, [number, number, number]>();
     let kept = 0;
     let input = 0;
+    let pending = 0;
     for (const o of ops) {
       const rc = recomputes(plan.recompute, o.microbatch, M);
       if (o.op === 'F') {
@@ -130,18 +132,20 @@ export function stageBytesModel(c: CostModel, plan: Pick<Plan, 'microbatches' | 
       } else if (o.op === 'R') {
         kept++;
         input--;
-      } else if (o.op === (split ? 'W' : 'B')) {
-        kept--; // a split backward (zb-h1) keeps the activations until the weight gradient
+      } else if (o.op === 'B' && split) pending++; // a split backward holds the activations and B's gradients until W
+      else if (o.op === 'B' || o.op === 'W') {
+        kept--;
+        if (o.op === 'W') pending--;
         continue;
       }
-      seen.set(`${kept}/${input}`, [kept, input]);
+      seen.set(`${kept}/${input}/${pending}`, [kept, input, pending]);
     }
     return [...seen.values()];
   });
   return (s: number, i: number, j: number): number => {
     const b = stageBytes(c, i, j, samples);
     let peak = 0;
-    for (const [k, n] of combos[s]) peak = Math.max(peak, k * b.keptBytes + n * b.inputBytes);
+    for (const [k, n, p] of combos[s]) peak = Math.max(peak, k * b.keptBytes + n * b.inputBytes + p * b.pendingBytes);
     return b.constBytes + peak;
   };
 }

@@ -221,7 +221,7 @@ export function calibrate(measured: Timeline): CostModel {
   const layers: CostModel['layers'] = measured.layers.map((l, i) => {
     const c = probe.get(l.name);
     const base = { name: l.name, activationBytesPerSample: l.activationBytes, flops: l.flops };
-    if (curves && c) return { ...base, points: curves[i], savedBytesPerSample: c.savedBytesPerSample, paramBytes: c.paramBytes };
+    if (curves && c) return { ...base, points: curves[i], savedBytesPerSample: c.savedBytesPerSample, paramBytes: c.paramBytes, ...(c.pendingBytesPerSample !== undefined ? { pendingBytesPerSample: c.pendingBytesPerSample } : {}) };
     const s = stageLayers.findIndex((ls) => ls.includes(i));
     const total = stageLayers[s].reduce((n, j) => n + measured.layers[j].flops, 0);
     const share = total > 0 ? l.flops / total : 1 / stageLayers[s].length;

@@ -9,6 +9,8 @@ export interface CostModel {
     /** `inputGradMs` / `weightGradMs`: the split backward's halves (zb-h1's B and W); absent: the backward split by weights (half each, all B without weights). */
     points: { size: number; forwardMs: number; backwardMs: number; inputGradMs?: number; weightGradMs?: number }[];
     savedBytesPerSample: number;
+    /** What the split backward's B keeps for W (zb-h1), per sample; absent: dL/dy of the output when the layer has weights. */
+    pendingBytesPerSample?: number;
     paramBytes: number;
     activationBytesPerSample: number;
     flops: number;

@@ -54,6 +54,8 @@ interface StagePlan {
   gradBytes: number;
   /** What a micro-batch holds between F and its last backward op (kept, or only the input until R). */
   keptBytes: number;
+  /** Bytes the split backward's B adds until W (see stageBytes). */
+  pendingBytes: number;
   inputBytes: number;
 }
 
@@ -83,14 +85,19 @@ function checkRequest(plan: Plan, batch: number, costs: CostModel): void {
 /**
  * Memory terms of a stage holding layers [first, end) with `samples` per micro-batch (end = layer count: the last stage):
  * `constBytes` besides activations, `keptBytes` a micro-batch holds from F to B (what its layers save, and its
- * output; the last stage also dL/dy of the output), `inputBytes` what it holds from F to R when recomputed.
+ * output; the last stage also dL/dy of the output), `inputBytes` what it holds from F to R when recomputed,
+ * `pendingBytes` what a split backward's B adds until W (zb-h1): what it keeps for W, less the last stage's dL/dy, which
+ * B either frees or keeps among it.
  */
-export function stageBytes(c: CostModel, first: number, end: number, samples: number): { constBytes: number; keptBytes: number; inputBytes: number } {
+export function stageBytes(c: CostModel, first: number, end: number, samples: number): { constBytes: number; keptBytes: number; inputBytes: number; pendingBytes: number } {
   let saved = 0;
   let params = 0;
+  let pending = 0;
   for (let l = first; l < end; l++) {
-    saved += c.layers[l].savedBytesPerSample;
-    params += c.layers[l].paramBytes;
+    const layer = c.layers[l];
+    saved += layer.savedBytesPerSample;
+    params += layer.paramBytes;
+    pending += layer.pendingBytesPerSample ?? (layer.paramBytes > 0 ? layer.activationBytesPerSample : 0);
   }
   const output = c.layers[end - 1].activationBytesPerSample * samples;
   const dy = end === c.layers.length ? output : 0;
@@ -99,6 +106,7 @@ export function stageBytes(c: CostModel, first: number, end: number, samples: nu
     constBytes: c.memory.baseBytes + params * (1 + c.memory.stateBytesPerParamByte),
     keptBytes: saved * samples + output + dy,
     inputBytes: input + dy,
+    pendingBytes: pending * samples - dy,
   };
 }
 
@@ -131,6 +139,7 @@ function stagePlans(plan: Plan, batch: number, c: CostModel): { sp: StagePlan[];
       gradBytes: first > 0 ? c.layers[first - 1].activationBytesPerSample * mb : 0,
       keptBytes: b.keptBytes,
       inputBytes: b.inputBytes,
+      pendingBytes: b.pendingBytes,
     });
     first = end;
   }
@@ -169,8 +178,10 @@ export function predictedPeakMemory(req: { plan: Plan; batch: number; costs: Cos
       const rc = recomputes(plan.recompute, o.microbatch, M);
       if (o.op === 'F') held += rc ? p.inputBytes : p.keptBytes;
       else if (o.op === 'R') held += p.keptBytes - p.inputBytes;
+      else if (o.op === 'B' && split) held += p.pendingBytes;
       if (held > peak) peak = held;
-      if ((o.op === 'B' && !split) || o.op === 'W') held -= p.keptBytes;
+      if (o.op === 'B' && !split) held -= p.keptBytes;
+      else if (o.op === 'W') held -= p.keptBytes + p.pendingBytes;
     }
     return w.constBytes + peak;
   });
@@ -330,7 +341,9 @@ function computeDone(r: Replay, s: number, k: number, op: ComputeOp, m: number, 
     r.rows.push(op === 'F' ? F : op === 'R' ? R : op === 'B' ? B : W, s, 0, m, t, -1, start, end - start, 0, chunkOf(r, k));
     if (op === 'F') r.held[s] += recomputes(r.plan.recompute, m, r.M) ? p.inputBytes : p.keptBytes;
     else if (op === 'R') r.held[s] += p.keptBytes - p.inputBytes;
-    else if ((op === 'B' && !r.split) || op === 'W') r.held[s] -= p.keptBytes;
+    else if (op === 'B' && r.split) r.held[s] += p.pendingBytes;
+    else if (op === 'B') r.held[s] -= p.keptBytes;
+    else if (op === 'W') r.held[s] -= p.keptBytes + p.pendingBytes;
     if (op === 'W' || (op === 'B' && !r.split)) {
       r.backedUp[k] = 1;
       r.lastBStart[s] = start;

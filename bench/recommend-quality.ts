@@ -38,6 +38,7 @@ function valid(b: number[]): boolean {
 }
 
 const mkPlan = (balance: number[], microbatches: number, schedule: ScheduleName, recompute: Plan['recompute'] = 'never'): Plan => ({ balance, microbatches, schedule, recompute, replicas: 1 });
+const toPlan = (p: RankedPlan): Plan => ({ ...mkPlan(p.balance, p.microbatches, p.schedule, p.recompute), ...(p.chunks ? { chunks: p.chunks } : {}) });
 const key = (p: Plan) => `${p.balance.join(',')}/${p.microbatches}/${p.schedule}/${p.chunks ?? 1}/${p.recompute}`;
 const label = (p: Plan) => `${layoutString(p.balance, layers)} M=${p.microbatches} ${p.schedule}${p.recompute === 'never' ? '' : ` rc=${p.recompute}`}`;
 
@@ -70,10 +71,12 @@ async function main(): Promise<void> {
     let best = plans[0];
     if (verifyTop > 1) {
       const candidates = verificationCandidates(plans, verifyTop);
-      const v = await verifyPlans(timeline, candidates, { steps: 3, rounds: 1 });
+      // As the CLI runs it (its default steps and rounds).
+      const v = await verifyPlans(timeline, candidates);
       best = candidates[v.reduce((a, b) => (b.measuredStepTimeMs < a.measuredStepTimeMs ? b : a)).rank - 1];
+      for (const r of v) process.stderr.write(`  verify ${label(toPlan(candidates[r.rank - 1]))}: predicted ${candidates[r.rank - 1].predictedStepTimeMs.toFixed(1)} ms, measured ${r.measuredStepTimeMs.toFixed(1)} ms\n`);
     }
-    const recommended: Plan = { ...mkPlan(best.balance, best.microbatches, best.schedule, best.recompute), ...(best.chunks ? { chunks: best.chunks } : {}) };
+    const recommended = toPlan(best);
     process.stderr.write(`S=${S}: captured ${label(uniform)} ${measuredStepMs.toFixed(1)} ms (probe: ${timeline.layerCosts.length} layers); recommended ${label(recommended)}, predicted ${best.predictedStepTimeMs.toFixed(1)} ms (${best.speedup.toFixed(2)}x)\n`);
     // 2. The grid, measured with the recorder off, uniform and the recommendation among it; two rounds, the second
     //    in reverse order, so drift and other load on this shared machine land on every plan alike.
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
   console.log(md);
   console.log(`\ngoals: speedup vs uniform ≥ 1.3x; within 5% of the grid best. Grid: ${Object.values(GRID_BALANCES).map((b) => b.length)[0]} balances × M ∈ {${gridM.join(',')}} × {${SCHEDULES.join(', ')}}, recompute never. ${((Date.now() - t0) / 1000).toFixed(0)} s in all.`);
   save('recommend-quality', { machine: machine(), model: { name: 'transformer', options: model.options }, batch, steps, results: data },
-    `transformer (default options), batch ${batch}, adam, wasm, ${machine().cpus} cores; median step time (ms) of every plan's ${rounds * steps} steps from ${rounds} interleaved rounds on a machine shared with other work; the grid is measured, the recommendation is calibrated on one traced run of the uniform plan${verifyTop > 1 ? `, then the fastest of ${verifyTop} of its top plans (the best of each schedule first) measured for 3 steps each (recommend --verify ${verifyTop})` : ''}\n\n${md}`);
+    `transformer (default options), batch ${batch}, adam, wasm, ${machine().cpus} cores; median step time (ms) of every plan's ${rounds * steps} steps from ${rounds} interleaved rounds on a machine shared with other work; the grid is measured, the recommendation is calibrated on one traced run of the uniform plan${verifyTop > 1 ? `, then the fastest of ${verifyTop} of its top plans (the best of each schedule first) measured as recommend --verify ${verifyTop} does (4 steps × 2 alternating rounds each)` : ''}\n\n${md}`);
 }
 
 main().catch((e) => {

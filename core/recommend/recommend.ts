@@ -1,6 +1,6 @@
 // Plan search: micro-batch counts, schedules, recompute modes and DP balances, each simulated and ranked by predicted step time under a memory limit.
 import type { CostModel } from '../simulate/cost-model';
-import { layerMs, transferMs } from '../simulate/cost-model';
+import { kindScaleOf, layerMs, transferMs } from '../simulate/cost-model';
 import { simulate, stageBytes } from '../simulate/simulate';
 import type { LayerSummary } from '../model/types';
 import type { Plan, RecomputeMode, ScheduleName, SyncConfig, SyncMode } from '../schedule/types';
@@ -154,7 +154,7 @@ export function stageBytesModel(c: CostModel, plan: Pick<Plan, 'microbatches' | 
 function partitionInput(c: CostModel, stages: number, M: number, samples: number, recompute: RecomputeMode): PartitionInput {
   const rShare = recompute === 'always' ? 1 : recompute === 'except-last' ? (M - 1) / M : 0;
   const layer = c.layers.map((l, i) =>
-    M * c.computeScale * (layerMs(c, i, 'F', samples) + layerMs(c, i, 'B', samples) + (rShare ? rShare * layerMs(c, i, 'R', samples) : 0)) + c.opt.msPerParamByte * l.paramBytes);
+    M * c.computeScale * (layerMs(c, i, 'F', samples) * kindScaleOf(c, 'F') + layerMs(c, i, 'B', samples) * kindScaleOf(c, 'B') + (rShare ? rShare * layerMs(c, i, 'R', samples) * kindScaleOf(c, 'R') : 0)) + c.opt.msPerParamByte * l.paramBytes);
   // The loss runs inside the last stage's F whatever the balance: charge it to the last layer.
   layer[layer.length - 1] += M * (c.lossMsPerSample ?? 0) * samples;
   const boundary = c.layers.map((_, k) => (k === 0 ? 0 : M * 2 * transferMs(c, c.layers[k - 1].activationBytesPerSample * samples)));

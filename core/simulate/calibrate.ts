@@ -3,7 +3,7 @@ import type { Timeline } from '../trace/timeline';
 import { mean, median } from '../analysis/utilization';
 import { UsageError } from '../config/errors';
 import { OP } from '../trace/timeline';
-import type { CostModel } from './cost-model';
+import type { ComputeKind, CostModel } from './cost-model';
 import { stageOpMs } from './cost-model';
 import { predictedPeakMemory } from './simulate';
 
@@ -266,6 +266,21 @@ export function calibrate(measured: Timeline): CostModel {
   const line = fitLine(xs, ys) ?? { a: 1, b: 0 };
   c.computeScale = line.a;
   c.opOverheadMs = line.b / line.a;
+  // Per kind, what the line leaves: next to the other workers a forward and a backward do not slow down alike.
+  const kindScale: Partial<Record<ComputeKind, number>> = {};
+  for (const kind of ['F', 'B', 'W', 'R'] as const) {
+    const as: ComputeKind = kind === 'B' && split ? 'I' : kind;
+    let m = 0;
+    let p = 0;
+    for (let k = 0; k < V; k++) {
+      const y = typ[kind][k];
+      if (!Number.isFinite(y) || (kind === 'F' && k === V - 1)) continue;
+      m += y;
+      p += stageOpMs(c, stageLayers[k], as, mb);
+    }
+    if (m > 0 && p > 0) kindScale[as] = m / p;
+  }
+  c.kindScale = kindScale;
   c.lossMsPerSample = Math.max(0, typ.F[V - 1] - stageOpMs(c, stageLayers[V - 1], 'F', mb)) / mb;
   c.gradAccumMsPerParamByte = gradAccumMsPerParamByte;
   c.inputMsPerSample = inputGaps.length ? median(inputGaps) / mb : 0;

@@ -28,6 +28,11 @@ export interface CostModel {
   /** Fitted correction of probe times to in-pipeline times. */
   computeScale: number;
   /**
+   * What remains per kind of op after `computeScale` (a forward and a backward do not slow down alike next to the
+   * other workers): the calibration trace's measured sum of the kind over its predicted sum. Absent: 1.
+   */
+  kindScale?: Partial<Record<ComputeKind, number>>;
+  /**
    * Memory of a stage besides in-flight activations: baseBytes + weights × (1 + stateBytesPerParamByte)
    * (state = optimizer slots and gradients, per byte of weights).
    */
@@ -102,11 +107,24 @@ export function layerMs(c: CostModel, layer: number, kind: ComputeKind, samples:
   return Math.max(0, v);
 }
 
-/** A stage's compute op over `layers` (model indices) at `samples`: (sum of layers + overhead) × computeScale. */
+/**
+ * The fitted scale of a kind of op: its own, else R follows F, B takes the mean of I and W, and I or W takes B's
+ * (a trace calibrates the kinds it ran).
+ */
+export function kindScaleOf(c: CostModel, kind: ComputeKind): number {
+  const s = c.kindScale;
+  if (!s) return 1;
+  if (s[kind] !== undefined) return s[kind]!;
+  if (kind === 'R') return s.F ?? 1;
+  if (kind === 'B') return s.I !== undefined && s.W !== undefined ? (s.I + s.W) / 2 : 1;
+  return s.B ?? 1;
+}
+
+/** A stage's compute op over `layers` (model indices) at `samples`: (sum of layers + overhead) × computeScale × the kind's scale. */
 export function stageOpMs(c: CostModel, layers: number[], kind: ComputeKind, samples: number): number {
   let sum = 0;
   for (const l of layers) sum += layerMs(c, l, kind, samples);
-  return (sum + c.opOverheadMs) * c.computeScale;
+  return (sum + c.opOverheadMs) * c.computeScale * kindScaleOf(c, kind);
 }
 
 /** SEND start to tensor ready at the receiver. */

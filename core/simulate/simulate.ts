@@ -8,7 +8,7 @@ import type { LayerCost, OpTable, Timeline } from '../trace/timeline';
 import { OP } from '../trace/timeline';
 import type { StepRecord } from '../trace/schema';
 import type { CostModel } from './cost-model';
-import { allReduceMs, layerMs, optMs, parameterServerMs, stageOpMs } from './cost-model';
+import { allReduceMs, kindScaleOf, layerMs, optMs, parameterServerMs, stageOpMs } from './cost-model';
 
 export interface SimulateRequest {
   plan: Plan;
@@ -154,7 +154,7 @@ function stagePlans(plan: Plan, batch: number, c: CostModel): { sp: StagePlan[];
       buckets: layers
         .slice()
         .reverse()
-        .map((l) => ({ bytes: c.layers[l].paramBytes, backMs: layerMs(c, l, split ? 'W' : 'B', mb) * c.computeScale }))
+        .map((l) => ({ bytes: c.layers[l].paramBytes, backMs: layerMs(c, l, split ? 'W' : 'B', mb) * c.computeScale * kindScaleOf(c, split ? 'W' : 'B') }))
         .filter((x) => x.bytes > 0),
     };
   });

@@ -19,6 +19,7 @@ import { makeSamples } from '../model/data';
 import { initLayer } from '../model/init';
 import { shapeSize } from '../model/types';
 import { recomputes } from '../schedule/recompute';
+import { median } from '../analysis/utilization';
 
 const init = workerData.init as StageInit;
 /** Ports to the neighbouring stages' workers (of this replica), by stage: s−1 and s+1, and with model chunks S−1 ↔ 0. */
@@ -610,9 +611,11 @@ async function main(): Promise<void> {
     evictBuffer.fill(evictBuffer[1] + 1);
   }
 
+  /** Timings per layer and size in the cost probe (their median is kept). */
+  const PROBE_RUNS = 5;
   /**
    * The cost probe the simulator calibrates from: each layer's forward and backward (dx as the runtime asks for it,
-   * and dW) at each size, best of three after a warm-up; and the bytes a forward keeps for its backward.
+   * and dW) at each size, the median of PROBE_RUNS after a warm-up; and the bytes a forward keeps for its backward.
    */
   async function probe(sizes: number[]): Promise<LayerCost[]> {
     const out: LayerCost[] = [];
@@ -664,9 +667,13 @@ async function main(): Promise<void> {
       await once(sizes[0]);
       const points: LayerCost['points'] = [];
       for (const size of sizes) {
-        const runs = [await once(size), await once(size), await once(size)];
-        const best = (k: number) => Math.min(...runs.map((r) => r[k]));
-        points.push({ size, forwardMs: best(0), backwardMs: best(1), inputGradMs: best(2), weightGradMs: best(3) });
+        const runs: [number, number, number, number][] = [];
+        for (let r = 0; r < PROBE_RUNS; r++) runs.push(await once(size));
+        // The typical time, not the best: the pipeline runs ops as they typically go, and small memory-bound ones
+        // (a weight gradient of 8 samples writes as much as one of 128) vary most (min-of-3 under-predicted the mlp's
+        // 8-sample micro-batches by 9–17%, the median by 5–6%).
+        const typical = (k: number) => median(runs.map((r) => r[k]));
+        points.push({ size, forwardMs: typical(0), backwardMs: typical(1), inputGradMs: typical(2), weightGradMs: typical(3) });
       }
       out.push({ layer: spec.name, stage, points, savedBytesPerSample: savedPerSample, pendingBytesPerSample: pendingPerSample, paramBytes: 4 * spec.params });
     }

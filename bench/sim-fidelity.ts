@@ -26,7 +26,7 @@ const SETS: { model: BuiltinModel; options: Record<string, number>; batch: numbe
   {
     model: 'mlp', options: { width: 1024, depth: 8 }, batch: 128,
     plans: [
-      [[4, 4], 4, '1f1b', 'never'], [[4, 4], 8, '1f1b', 'never'], [[4, 4], 16, '1f1b', 'never'], [[4, 4], 4, 'gpipe', 'never'],
+      [[4, 4], 4, '1f1b', 'never'], [[4, 4], 8, '1f1b', 'never'], [[4, 4], 16, '1f1b', 'never'], [[4, 4], 4, 'gpipe', 'never'], [[4, 4], 4, 'zb-h1', 'never'],
       [[5, 3], 8, '1f1b', 'never'], [[3, 5], 4, 'gpipe', 'never'], [[4, 4], 8, '1f1b', 'always'], [[4, 4], 8, 'gpipe', 'except-last'],
       [[2, 2, 2, 2], 8, '1f1b', 'never'],
     ],
@@ -35,7 +35,7 @@ const SETS: { model: BuiltinModel; options: Record<string, number>; batch: numbe
     model: 'transformer', options: {}, batch: 16,
     plans: [
       [[8, 2], 4, '1f1b', 'never'], [[5, 5], 4, '1f1b', 'never'], [[9, 1], 8, '1f1b', 'never'], [[6, 4], 4, 'gpipe', 'never'],
-      [[8, 2], 8, 'gpipe', 'never'], [[8, 2], 4, '1f1b', 'always'], [[6, 4], 2, '1f1b', 'except-last'],
+      [[8, 2], 8, 'gpipe', 'never'], [[8, 2], 4, '1f1b', 'always'], [[6, 4], 2, '1f1b', 'except-last'], [[7, 3], 4, 'zb-h1', 'never'],
       [[3, 3, 2, 2], 4, '1f1b', 'never'],
     ],
   },

@@ -4,6 +4,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { FromServer, FromStage, ReplicaMessage, StageInit, StatusOp, ToServer, ToStage, Transfer } from './protocol';
 import { writeStatus } from './protocol';
+import { Mailbox } from './mailbox';
 import type { ReduceHooks, ReduceLink } from './allreduce';
 import { allReduce } from './allreduce';
 import { compress, wireBytes } from './compress';
@@ -31,30 +32,7 @@ const status = (workerData.status ?? null) as Int32Array | null;
 const post = (m: FromStage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 
 /** Tensors arriving from neighbours, matched to the op that waits for them. */
-class Inbox {
-  private items = new Map<string, Transfer>();
-  private waiters = new Map<string, (t: Transfer) => void>();
-  put(t: Transfer): void {
-    const k = `${t.kind}:${t.step}:${t.microbatch}:${t.chunk}`;
-    const w = this.waiters.get(k);
-    if (w) {
-      this.waiters.delete(k);
-      w(t);
-    } else this.items.set(k, t);
-  }
-  has(kind: Transfer['kind'], step: number, microbatch: number, chunk: number): boolean {
-    return this.items.has(`${kind}:${step}:${microbatch}:${chunk}`);
-  }
-  take(kind: Transfer['kind'], step: number, microbatch: number, chunk: number): Promise<Transfer> {
-    const k = `${kind}:${step}:${microbatch}:${chunk}`;
-    const t = this.items.get(k);
-    if (t) {
-      this.items.delete(k);
-      return Promise.resolve(t);
-    }
-    return new Promise((resolve) => this.waiters.set(k, resolve));
-  }
-}
+const transferKey = (kind: Transfer['kind'], step: number, microbatch: number, chunk: number) => `${kind}:${step}:${microbatch}:${chunk}`;
 
 interface StageLayer {
   spec: LayerSpec;
@@ -64,24 +42,12 @@ interface StageLayer {
 
 /** Messages of the replica all-reduce, matched by tag and sender. */
 class ReduceInbox implements ReduceLink {
-  private items = new Map<string, ReplicaMessage>();
-  private waiters = new Map<string, (m: ReplicaMessage) => void>();
+  private box = new Mailbox<ReplicaMessage>();
   put(m: ReplicaMessage): void {
-    const k = `${m.tag}|${m.from}`;
-    const w = this.waiters.get(k);
-    if (w) {
-      this.waiters.delete(k);
-      w(m);
-    } else this.items.set(k, m);
+    this.box.put(`${m.tag}|${m.from}`, m);
   }
   take(tag: string, from: number): Promise<ReplicaMessage> {
-    const k = `${tag}|${from}`;
-    const m = this.items.get(k);
-    if (m) {
-      this.items.delete(k);
-      return Promise.resolve(m);
-    }
-    return new Promise((resolve) => this.waiters.set(k, resolve));
+    return this.box.take(`${tag}|${from}`);
   }
   send(to: number, m: ReplicaMessage): void {
     peerPorts[to]!.postMessage(m, [m.packed.data.buffer as ArrayBuffer]);
@@ -162,8 +128,9 @@ async function main(): Promise<void> {
   const denom = batch * positions;
   const syncOutputs = isAsyncBackend(backend);
 
-  const inbox = new Inbox();
-  for (const port of Object.values(links)) port.on('message', (t: Transfer) => inbox.put(t));
+  const inbox = new Mailbox<Transfer>();
+  const deliver = (t: Transfer) => inbox.put(transferKey(t.kind, t.step, t.microbatch, t.chunk), t);
+  for (const port of Object.values(links)) port.on('message', deliver);
   const reduceInbox = new ReduceInbox();
   for (const p of peerPorts) p?.on('message', (m: ReplicaMessage) => reduceInbox.put(m));
   const pulls = new Map<number, (m: FromServer) => void>();
@@ -203,7 +170,7 @@ async function main(): Promise<void> {
     const msg: Transfer = { kind, step, microbatch, chunk: Math.floor(to / stages), shape: t.shape, data, sentUs: s0 };
     const bytes = data.byteLength; // the buffer is detached once transferred
     // One stage with several chunks hands the tensor to itself.
-    if (peer === stage) inbox.put(msg);
+    if (peer === stage) deliver(msg);
     else links[peer].postMessage(msg, [data.buffer as ArrayBuffer]);
     const s1 = rec.now();
     rec.op('SEND', step, s0, s1, { microbatch, peer, bytes, ...chunkArg(c) }, kind);
@@ -214,9 +181,10 @@ async function main(): Promise<void> {
     const from = vstage(c) + (kind === 'act' ? -1 : 1);
     const peer = from % stages;
     current = { op: `RECV ${kind} micro-batch ${microbatch}`, step };
-    if (!inbox.has(kind, step, microbatch, c)) prefetchInput(step); // untraced, like input loading before a forward
+    const key = transferKey(kind, step, microbatch, c);
+    if (!inbox.has(key)) prefetchInput(step); // untraced, like input loading before a forward
     const r0 = rec.now();
-    const t = await inbox.take(kind, step, microbatch, c);
+    const t = await inbox.take(key);
     const x = tf.tensor(t.data, t.shape, 'float32');
     const r1 = rec.now();
     rec.op('RECV', step, r0, r1, { microbatch, peer, bytes: t.data.byteLength, ...chunkArg(c) }, kind);
@@ -253,31 +221,34 @@ async function main(): Promise<void> {
    * would otherwise wait (for a gradient, or for the next step), so that making them never delays a forward.
    */
   const inputOrder = ops.filter((o) => o.op === 'F' && isFirst(o.chunk ?? 0)).map((o) => o.microbatch);
-  const prefetched = new Map<string, Tensor>();
-  /** Inputs made (prefetched or used) for the current and the next step, as `step/micro-batch`. */
-  const made = new Set<string>();
+  /** Inputs made ahead, by step · M + micro-batch. */
+  const prefetched = new Map<number, Tensor>();
+  /** Inputs made (ahead or when needed) for the current and the next step, by step · M + micro-batch. */
+  const made = new Set<number>();
+  const inputKey = (step: number, m: number) => step * M + m;
   let finalStep = false;
   /** At a step's start: forgets earlier steps' inputs. */
   function inputsFor(step: number, last: boolean): void {
     finalStep = last;
-    for (const k of made) if (Number(k.slice(0, k.indexOf('/'))) < step) made.delete(k);
-    for (const [k, t] of prefetched) if (!made.has(k)) (t.dispose(), prefetched.delete(k));
+    for (const k of made) if (k < inputKey(step, 0)) made.delete(k);
   }
   /** Makes the next inputs this step will need, or, all made, the next step's first. */
   function prefetchInput(step: number): void {
-    const todo = inputOrder.find((m) => !made.has(`${step}/${m}`));
-    const [s, m] = todo !== undefined ? [step, todo] : finalStep || !inputOrder.length ? [-1, -1] : [step + 1, inputOrder[0]];
-    if (s < 0 || made.has(`${s}/${m}`)) return;
-    made.add(`${s}/${m}`);
-    prefetched.set(`${s}/${m}`, makeData('x', s, m));
+    const todo = inputOrder.find((m) => !made.has(inputKey(step, m)));
+    if (todo === undefined && (finalStep || !inputOrder.length)) return;
+    const [s, m] = todo !== undefined ? [step, todo] : [step + 1, inputOrder[0]];
+    if (made.has(inputKey(s, m))) return;
+    made.add(inputKey(s, m));
+    prefetched.set(inputKey(s, m), makeData('x', s, m));
   }
 
   /** Micro-batch m's inputs (first stage) or targets (last stage), generated where they are needed. */
   function dataTensor(part: 'x' | 'y', step: number, m: number): Tensor {
     if (part === 'y') return makeData(part, step, m);
-    const ready = prefetched.get(`${step}/${m}`);
-    prefetched.delete(`${step}/${m}`);
-    made.add(`${step}/${m}`);
+    const k = inputKey(step, m);
+    const ready = prefetched.get(k);
+    prefetched.delete(k);
+    made.add(k);
     return ready ?? makeData(part, step, m);
   }
   function makeData(part: 'x' | 'y', step: number, m: number): Tensor {

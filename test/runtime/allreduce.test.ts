@@ -3,35 +3,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AllReduceAlgo, ReduceLink, ReduceMsg } from '../../core/runtime/allreduce';
 import { allReduce, chunkBounds } from '../../core/runtime/allreduce';
+import { Mailbox } from '../../core/runtime/mailbox';
 import type { Compression } from '../../core/runtime/compress';
 import { compress, decompress, fromHalf, toHalf, wireBytes } from '../../core/runtime/compress';
 
 /** R replicas exchanging messages through queues (asynchronously, like MessagePorts). */
 function group(R: number): ReduceLink[] {
-  const boxes = Array.from({ length: R }, () => ({ items: new Map<string, ReduceMsg>(), waiters: new Map<string, (m: ReduceMsg) => void>() }));
+  const boxes = Array.from({ length: R }, () => new Mailbox<ReduceMsg>());
   return boxes.map((_, me) => ({
     send: (to: number, m: ReduceMsg) => {
       const copy = { ...m, packed: { ...m.packed, data: m.packed.data.slice() } };
-      setImmediate(() => {
-        const b = boxes[to];
-        const k = `${m.tag}|${m.from}`;
-        const w = b.waiters.get(k);
-        if (w) {
-          b.waiters.delete(k);
-          w(copy);
-        } else b.items.set(k, copy);
-      });
+      setImmediate(() => boxes[to].put(`${m.tag}|${m.from}`, copy));
     },
-    take: (tag: string, from: number) => {
-      const b = boxes[me];
-      const k = `${tag}|${from}`;
-      const m = b.items.get(k);
-      if (m) {
-        b.items.delete(k);
-        return Promise.resolve(m);
-      }
-      return new Promise<ReduceMsg>((resolve) => b.waiters.set(k, resolve));
-    },
+    take: (tag: string, from: number) => boxes[me].take(`${tag}|${from}`),
   }));
 }
 

@@ -4,7 +4,7 @@ import { diffRuns } from '../core/analysis/diff';
 import { buildReport } from '../core/analysis/report';
 import { stageProcessName } from '../core/trace/chrome';
 import type { Timeline } from '../core/trace/timeline';
-import { OP_KINDS } from '../core/trace/timeline';
+import { OP_KINDS, windowAt } from '../core/trace/timeline';
 import type { RankedPlan } from '../core/recommend/recommend';
 import type { RecommendationView, RunView, ToWebview } from '../media/src/protocol';
 import { KINDS } from '../media/src/protocol';
@@ -110,16 +110,7 @@ export function sampleTimeline(t: Timeline, maxOps = MAX_ANALYSED_OPS): { timeli
   const steps = t.steps.filter((s) => keep.has(s.step));
   // Memory samples inside a kept step's window (binary search over the windows by start).
   const windows = steps.slice().sort((a, b) => a.startUs - b.startUs);
-  const inKept = (ts: number) => {
-    let lo = 0;
-    let hi = windows.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (windows[mid].startUs <= ts) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return hi >= 0 && ts <= windows[hi].endUs;
-  };
+  const inKept = (ts: number) => windowAt(windows, ts) >= 0;
   return {
     timeline: { ...t, ops, steps, memory: t.memory.filter((m) => inKept(m.ts)), ...(t.kernels === t.ops ? { kernels: ops } : {}) },
     notice: `large trace (${o.length.toLocaleString('en-US')} ops in ${t.steps.length.toLocaleString('en-US')} steps): analysed and drawn from ${steps.length.toLocaleString('en-US')} whole steps spread over the run`,

@@ -1,6 +1,7 @@
 // Communication overlap: per stage, time on the send, receive and all-reduce lanes, and the share of it hidden under compute.
 import type { Timeline } from '../trace/timeline';
 import { measuredSteps, replicasPerStage, stepSlots } from './utilization';
+import { Union } from './intervals';
 
 export interface StageOverlap {
   stage: number;
@@ -29,26 +30,6 @@ export interface Overlap {
   allreduceOverlapFraction: number | null;
 }
 
-/** Merged, sorted compute intervals of one stage × replica. */
-interface Union {
-  s: number[];
-  e: number[];
-}
-
-/** Length of [a, b) covered by the union (binary search for the first interval ending after a). */
-function covered(u: Union, a: number, b: number): number {
-  let lo = 0;
-  let hi = u.e.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (u.e[mid] <= a) lo = mid + 1;
-    else hi = mid;
-  }
-  let sum = 0;
-  for (let j = lo; j < u.s.length && u.s[j] < b; j++) sum += Math.min(b, u.e[j]) - Math.max(a, u.s[j]);
-  return sum;
-}
-
 export function overlap(t: Timeline): Overlap {
   const steps = measuredSteps(t);
   const slot = stepSlots(steps);
@@ -57,20 +38,8 @@ export function overlap(t: Timeline): Overlap {
   const R = Math.max(...replicas);
   const { lane, stage, replica, step, start, dur, length } = t.ops;
   // Compute unions over every step (a later step's compute may hide this step's communication).
-  const unions: Union[] = Array.from({ length: S * R }, () => ({ s: [], e: [] }));
-  for (let i = 0; i < length; i++) {
-    if (lane[i] !== 0 || dur[i] <= 0) continue;
-    const u = unions[stage[i] * R + replica[i]];
-    const a = start[i];
-    const b = a + dur[i];
-    const n = u.e.length;
-    if (n && a <= u.e[n - 1]) {
-      if (b > u.e[n - 1]) u.e[n - 1] = b;
-    } else {
-      u.s.push(a);
-      u.e.push(b);
-    }
-  }
+  const unions = Array.from({ length: S * R }, () => new Union());
+  for (let i = 0; i < length; i++) if (lane[i] === 0 && dur[i] > 0) unions[stage[i] * R + replica[i]].add(start[i], start[i] + dur[i]);
   const byLane = new Float64Array(S * 4);
   const hidden = new Float64Array(S);
   const hiddenAr = new Float64Array(S);
@@ -82,7 +51,7 @@ export function overlap(t: Timeline): Overlap {
     const s = stage[i];
     byLane[s * 4 + l] += dur[i];
     if (dur[i] > 0) {
-      const h = covered(unions[s * R + replica[i]], start[i], start[i] + dur[i]);
+      const h = unions[s * R + replica[i]].covered(start[i], start[i] + dur[i]);
       hidden[s] += h;
       if (l === 3) hiddenAr[s] += h;
     }

@@ -1,6 +1,7 @@
 // Per-rank GPU time of a PyTorch (Kineto) run as Holistic Trace Analysis defines it, and the data-parallel straggler.
 import type { OpTable, RankInfo, Timeline } from '../trace/timeline';
 import { OP } from '../trace/timeline';
+import { Union, intersection } from './intervals';
 
 /**
  * HTA's temporal breakdown and comm/compute overlap of one rank, checked against HTA's source
@@ -43,41 +44,6 @@ export interface RankBreakdown {
   kernels: number;
   /** The steps whose kernels were counted (empty: the rank has no ProfilerStep, and every kernel counts). */
   steps: number[];
-}
-
-/** Length of the union of sorted-by-start intervals, and the merged intervals themselves. */
-class Union {
-  s: number[] = [];
-  e: number[] = [];
-  add(a: number, b: number): void {
-    const n = this.e.length;
-    if (n && a <= this.e[n - 1]) {
-      if (b > this.e[n - 1]) this.e[n - 1] = b;
-    } else {
-      this.s.push(a);
-      this.e.push(b);
-    }
-  }
-  length(): number {
-    let sum = 0;
-    for (let i = 0; i < this.s.length; i++) sum += this.e[i] - this.s[i];
-    return sum;
-  }
-}
-
-/** |a ∩ b| of two merged unions (two pointers). */
-function intersection(a: Union, b: Union): number {
-  let i = 0;
-  let j = 0;
-  let sum = 0;
-  while (i < a.s.length && j < b.s.length) {
-    const lo = Math.max(a.s[i], b.s[j]);
-    const hi = Math.min(a.e[i], b.e[j]);
-    if (hi > lo) sum += hi - lo;
-    if (a.e[i] < b.e[j]) i++;
-    else j++;
-  }
-  return sum;
 }
 
 /** The steps of a rank whose kernels HTA counts: all but the last when there are two or more. */

@@ -5,7 +5,7 @@ import type { LayerSummary } from '../model/types';
 import type { HostInfo, StepRecord } from './schema';
 import { TRACE_VERSION } from './schema';
 import type { LayerCost, OpTable, RankInfo, Timeline } from './timeline';
-import { LANE_OF_KIND, OP, OP_KINDS, PIPELINE_KINDS, allocOpTable, finishOpTable } from './timeline';
+import { LANE_OF_KIND, OP, OP_KINDS, PIPELINE_KINDS, allocOpTable, finishOpTable, windowAt } from './timeline';
 import { UsageError } from '../config/errors';
 
 /** A trace the analyses cannot use: one line naming the file, what is wrong and what to do (exit code 2 in the CLI). */
@@ -110,16 +110,10 @@ function readRest(meta: Obj, file: string, plan: Plan | null) {
   };
 }
 
-/** Index of the step whose window holds `t` (steps sorted by start), or -1. */
+/** The step whose window holds `t` (steps sorted by start), or -1. */
 function stepAt(steps: StepRecord[], t: number): number {
-  let lo = 0;
-  let hi = steps.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (steps[mid].startUs <= t) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return hi >= 0 && t <= steps[hi].endUs ? steps[hi].step : -1;
+  const i = windowAt(steps, t);
+  return i >= 0 ? steps[i].step : -1;
 }
 
 /** Growable op columns (doubling), written in place as events stream in. */

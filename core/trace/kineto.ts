@@ -2,7 +2,7 @@
 import type { OpKind, Plan } from '../schedule/types';
 import type { StepRecord } from './schema';
 import type { OpTable, RankInfo, Timeline } from './timeline';
-import { LANE_OF_KIND, OP, allocOpTable, finishOpTable } from './timeline';
+import { LANE_OF_KIND, OP, allocOpTable, finishOpTable, windowAt } from './timeline';
 import { TraceError } from './import';
 
 /*
@@ -160,8 +160,7 @@ export class KinetoRankReader {
   private corr = f64();
   private label = i32();
   private bytes = f64();
-  private labels: string[] = [];
-  private labelIndex = new Map<string, number>();
+  private labels = new Labels();
   /** Launches: correlation id → CPU time. */
   private launchCorr = f64();
   private launchTs = f64();
@@ -175,16 +174,6 @@ export class KinetoRankReader {
   private events = 0;
 
   constructor(readonly file: string) {}
-
-  private intern(s: string): number {
-    let i = this.labelIndex.get(s);
-    if (i === undefined) {
-      i = this.labels.length;
-      this.labels.push(s);
-      this.labelIndex.set(s, i);
-    }
-    return i;
-  }
 
   /** Times of an X event, or null (counted) when they are not usable. */
   private times(e: Obj, what: string): { ts: number; dur: number } | null {
@@ -234,7 +223,7 @@ export class KinetoRankReader {
         if (kind === OP.KERNEL && name.startsWith('nccl') && NCCL_KERNEL.test(name)) {
           kind = OP.COMM;
           const coll = a['Collective name'];
-          label = this.intern(typeof coll === 'string' && coll ? collectiveName(coll) : collectiveOfKernel(name));
+          label = this.labels.of(typeof coll === 'string' && coll ? collectiveName(coll) : collectiveOfKernel(name));
           const n = Math.max(Number(a['In msg nelems']) || 0, Number(a['Out msg nelems']) || 0);
           bytes = n > 0 && typeof a.dtype === 'string' ? n * dtypeBytes(a.dtype) : 0;
         }
@@ -348,7 +337,7 @@ export class KinetoRankReader {
         length: n, kind: this.kind.done(), start: this.start.done(), dur: this.dur.done(),
         launch, label: this.label.done(), bytes: this.bytes.done(),
       },
-      labels: this.labels.slice(),
+      labels: this.labels.list.slice(),
       steps: kept,
       pp: { cpu: this.ppCpu, gpu: this.ppGpu },
       warnings,
@@ -357,18 +346,6 @@ export class KinetoRankReader {
 }
 
 // ------------------------------------------------------------------ ranks → one Timeline
-
-/** Index of the window holding t (windows sorted by start, non-overlapping assumed; the latest-starting wins), or -1. */
-function windowAt(w: { startUs: number; endUs: number }[], t: number): number {
-  let lo = 0;
-  let hi = w.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (w[mid].startUs <= t) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return hi >= 0 && t <= w[hi].endUs ? hi : -1;
-}
 
 /** Median of the shortest half of xs: the centre of its densest half, robust to up to half outliers. */
 export function shortestHalfMedian(xs: readonly number[]): number {

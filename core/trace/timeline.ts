@@ -201,3 +201,15 @@ export function opAt(t: OpTable, i: number): OpRow {
     ...(t.label && t.label[i] >= 0 ? { label: t.label[i] } : {}),
   };
 }
+
+/** Index of the window holding t (windows sorted by start, non-overlapping assumed; the latest-starting wins), or -1. */
+export function windowAt(w: { startUs: number; endUs: number }[], t: number): number {
+  let lo = 0;
+  let hi = w.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (w[mid].startUs <= t) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return hi >= 0 && t <= w[hi].endUs ? hi : -1;
+}

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { streamTraceEvents } from '../core/io/json-stream';
 import { readRun } from '../core/io/read-trace';
 import { buildReport } from '../core/analysis/report';
+import { median } from '../core/analysis/utilization';
 import { machine, save, table, args } from './common';
 
 const MB = Number(args.get('mb') ?? 400);
@@ -82,7 +83,6 @@ function measure(mode: Mode, file: string): Measure {
   return JSON.parse(r.stdout) as Measure;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mib = (bytes: number) => bytes / 2 ** 20;
 
 async function main(): Promise<void> {

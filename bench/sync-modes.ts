@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { builtinModel } from '../core/model/builtin';
 import { withLoss } from '../core/model/types';
 import { runPipeline, median } from '../core/runtime/executor';
+import { mean } from '../core/analysis/utilization';
 import type { RunResult } from '../core/runtime/executor';
 import { DEFAULT_OPTIMIZER } from '../core/runtime/optimizer';
 import type { OptimizerConfig } from '../core/runtime/optimizer';
@@ -136,7 +137,6 @@ async function pprs() {
   const horizon = Math.min(...[...runs.values()].map((t) => lossSeries(t, '').points.at(-1)!.seconds));
   const rows = opts.map((o) => {
     const t = runs.get(o.name)!;
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const tail = t.steps.slice(-5).map((s) => s.loss);
     return [o.name, stepMs.get(o.name)!.toFixed(1), t.steps[0].loss.toFixed(4), mean(tail).toFixed(4), lossAt(t, horizon)?.toFixed(4) ?? '–'];
   });

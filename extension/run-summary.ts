@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { planText } from '../core/config/apply-plan';
+import { median } from '../core/analysis/utilization';
 
 const gunzip = promisify(zlib.gunzip);
 /** Bytes read from the end of a file to find its `pipeprof` block (a capture writes it last). */
@@ -50,10 +51,8 @@ export function medianStepMs(steps: unknown): number | null {
   if (!Array.isArray(steps)) return null;
   const ok = steps.filter((s): s is { startUs: number; endUs: number; warmup?: boolean } => !!s && typeof s.startUs === 'number' && typeof s.endUs === 'number');
   const measured = ok.filter((s) => !s.warmup);
-  const ms = (measured.length ? measured : ok).map((s) => (s.endUs - s.startUs) / 1000).sort((a, b) => a - b);
-  if (!ms.length) return null;
-  const h = ms.length >> 1;
-  return ms.length % 2 ? ms[h] : (ms[h - 1] + ms[h]) / 2;
+  const ms = (measured.length ? measured : ok).map((s) => (s.endUs - s.startUs) / 1000);
+  return ms.length ? median(ms) : null;
 }
 
 function summarize(file: string, mtimeMs: number, meta: Meta | null, problem?: string): RunSummary {

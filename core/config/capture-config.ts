@@ -106,6 +106,10 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
   const problems: string[] = [];
   const p = (field: string, rule: string, value: unknown, fix: string) =>
     problems.push(`${source(field)} must be ${rule} (got ${JSON.stringify(value)}); ${fix}`);
+  /** A field whose value is one of `choices`. */
+  const oneOf = (k: ConfigField, choices: readonly string[], more = '', sep = ', ') => {
+    if (!choices.includes(raw[k] as string)) p(k, CONFIG_FIELDS[k], raw[k], `use ${choices.join(sep)}${more}`);
+  };
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
     switch (k as ConfigField | '$schema') {
@@ -145,31 +149,31 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
           p(k, CONFIG_FIELDS.balance, v, 'write e.g. [3, 3, 2] (--balance 3,3,2), one positive count per stage');
         break;
       case 'schedule':
-        if (!(SCHEDULES as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.schedule, v, `use ${SCHEDULES.join(' or ')}`);
+        oneOf('schedule', SCHEDULES, '', ' or ');
         break;
       case 'sync':
-        if (!(SYNC_MODES as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.sync, v, `use ${SYNC_MODES.join(', ')}`);
+        oneOf('sync', SYNC_MODES);
         break;
       case 'allreduce':
-        if (!(ALLREDUCE_ALGOS as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.allreduce, v, `use ${ALLREDUCE_ALGOS.join(' or ')}`);
+        oneOf('allreduce', ALLREDUCE_ALGOS, '', ' or ');
         break;
       case 'compress':
-        if (!(COMPRESSIONS as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.compress, v, `use ${COMPRESSIONS.join(', ')}`);
+        oneOf('compress', COMPRESSIONS);
         break;
       case 'loss':
-        if (!(LOSSES as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.loss, v, `use ${LOSSES.join(', ')}, or remove it to keep the model's own`);
+        oneOf('loss', LOSSES, ", or remove it to keep the model's own");
         break;
       case 'smoothing':
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.smoothing, v, 'try 0.01');
         break;
       case 'recompute':
-        if (!(RECOMPUTE_MODES as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.recompute, v, `use ${RECOMPUTE_MODES.join(', ')}`);
+        oneOf('recompute', RECOMPUTE_MODES);
         break;
       case 'optimizer':
-        if (!(OPTIMIZERS as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.optimizer, v, `use ${OPTIMIZERS.join(', ')}`);
+        oneOf('optimizer', OPTIMIZERS);
         break;
       case 'backend':
-        if (!(BACKENDS as readonly unknown[]).includes(v)) p(k, CONFIG_FIELDS.backend, v, `use ${BACKENDS.join(', ')}`);
+        oneOf('backend', BACKENDS);
         break;
       case 'out':
       case 'saveWeights':

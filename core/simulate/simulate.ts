@@ -176,15 +176,25 @@ export function predictedPeakMemory(req: { plan: Plan; batch: number; costs: Cos
     for (const o of schedule[s]) {
       const p = sp[(o.chunk ?? 0) * S + s];
       const rc = recomputes(plan.recompute, o.microbatch, M);
-      if (o.op === 'F') held += rc ? p.inputBytes : p.keptBytes;
-      else if (o.op === 'R') held += p.keptBytes - p.inputBytes;
-      else if (o.op === 'B' && split) held += p.pendingBytes;
+      const d = heldBytes(o.op, p, split, rc);
+      held += d.grow;
       if (held > peak) peak = held;
-      if (o.op === 'B' && !split) held -= p.keptBytes;
-      else if (o.op === 'W') held -= p.keptBytes + p.pendingBytes;
+      held -= d.free;
     }
     return w.constBytes + peak;
   });
+}
+
+/**
+ * What a compute op does to a worker's activation memory: `grow` while it runs (F keeps its micro-batch's activations,
+ * or only the input when it will be recomputed; R the rest; a split B what it keeps for W), `free` at its end (the
+ * last backward op of the micro-batch lets everything go).
+ */
+function heldBytes(op: 'F' | 'R' | 'B' | 'W', p: StagePlan, split: boolean, recomputed: boolean): { grow: number; free: number } {
+  if (op === 'F') return { grow: recomputed ? p.inputBytes : p.keptBytes, free: 0 };
+  if (op === 'R') return { grow: p.keptBytes - p.inputBytes, free: 0 };
+  if (op === 'B') return split ? { grow: p.pendingBytes, free: 0 } : { grow: 0, free: p.keptBytes };
+  return { grow: 0, free: p.keptBytes + p.pendingBytes };
 }
 
 /** Growable op columns, sorted by start once at the end. */
@@ -339,11 +349,8 @@ function computeDone(r: Replay, s: number, k: number, op: ComputeOp, m: number, 
   else {
     const p = r.sp[k];
     r.rows.push(op === 'F' ? F : op === 'R' ? R : op === 'B' ? B : W, s, 0, m, t, -1, start, end - start, 0, chunkOf(r, k));
-    if (op === 'F') r.held[s] += recomputes(r.plan.recompute, m, r.M) ? p.inputBytes : p.keptBytes;
-    else if (op === 'R') r.held[s] += p.keptBytes - p.inputBytes;
-    else if (op === 'B' && r.split) r.held[s] += p.pendingBytes;
-    else if (op === 'B') r.held[s] -= p.keptBytes;
-    else if (op === 'W') r.held[s] -= p.keptBytes + p.pendingBytes;
+    const d = heldBytes(op, p, r.split, recomputes(r.plan.recompute, m, r.M));
+    r.held[s] += d.grow - d.free;
     if (op === 'W' || (op === 'B' && !r.split)) {
       r.backedUp[k] = 1;
       r.lastBStart[s] = start;

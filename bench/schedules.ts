@@ -57,29 +57,37 @@ async function main(): Promise<void> {
           }
         const base = results.get('1f1b')![0].timeline;
         const costs = calibrate(base);
+        // The same op costs on a runtime with no overhead: no link latency or wake-up, no per-op or step-barrier cost,
+        // no input making. What is left of the idle time comes from the schedule and the ops' own costs.
+        const free: typeof costs = { ...costs, opOverheadMs: 0, link: { latencyMs: 0, bytesPerMs: Infinity, wakeMs: 0 }, stepOverhead: { startMs: 0, endMs: 0 }, inputMsPerSample: 0 };
         const mid = (xs: number[]) => median(xs);
+        const idleOf = (u: ReturnType<typeof utilization>) => u.stages.reduce((a, x) => a + x.bubbleMs, 0) / u.stages.length;
+        const replay = (c: typeof costs, sch: ScheduleName) => utilization(simulate({ plan: planFor(sch, S, M), batch: BATCH, costs: c, layers: base.layers, steps: 2 }));
         const oneF = mid(results.get('1f1b')!.map((m) => m.idleMs));
+        const oneFPredicted = idleOf(replay(costs, '1f1b'));
+        const oneFFree = idleOf(replay(free, '1f1b'));
         for (const sch of schedules) {
           const ms = results.get(sch)!;
           const plan = planFor(sch, S, M);
-          const predicted = simulate({ plan, batch: BATCH, costs, layers: base.layers, steps: 2 });
-          const pu = utilization(predicted);
+          const pu = replay(costs, sch);
+          const predictedRatio = idleOf(pu) / oneFPredicted;
+          const freeRatio = idleOf(replay(free, sch)) / oneFFree;
           const bubble = mid(ms.map((m) => m.bubble));
           const idle = mid(ms.map((m) => m.idleMs));
           const analytic = analyticBubble(plan);
-          data.push({ model: label, S, M, schedule: sch, measuredBubble: bubble, predictedBubble: pu.bubbleFraction, analyticBubble: analytic, idleMsPerStep: idle, idleVs1f1b: idle / oneF, stepMs: mid(ms.map((m) => m.stepMs)), peakMemoryBytes: ms[0].peak });
+          data.push({ model: label, S, M, schedule: sch, measuredBubble: bubble, predictedBubble: pu.bubbleFraction, analyticBubble: analytic, idleMsPerStep: idle, idleVs1f1b: idle / oneF, predictedIdleVs1f1b: predictedRatio, noOverheadIdleVs1f1b: freeRatio, stepMs: mid(ms.map((m) => m.stepMs)), peakMemoryBytes: ms[0].peak });
           rows.push([
             label, S, M, sch, `${(bubble * 100).toFixed(1)}%`, `${(pu.bubbleFraction * 100).toFixed(1)}%`, analytic === null ? '–' : `${(analytic * 100).toFixed(1)}%`,
-            idle.toFixed(1), `${(idle / oneF).toFixed(2)}`, mid(ms.map((m) => m.stepMs)).toFixed(1), `${(ms[0].peak / 2 ** 20).toFixed(1)}`,
+            idle.toFixed(1), `${(idle / oneF).toFixed(2)}`, predictedRatio.toFixed(2), freeRatio.toFixed(2), mid(ms.map((m) => m.stepMs)).toFixed(1), `${(ms[0].peak / 2 ** 20).toFixed(1)}`,
           ]);
           process.stderr.write(`${label} S=${S} M=${M} ${sch}: bubble ${(bubble * 100).toFixed(1)}% predicted ${(pu.bubbleFraction * 100).toFixed(1)}%\n`);
         }
       }
     }
   }
-  const md = table(['model', 'S', 'M', 'schedule', 'bubble measured', 'predicted', 'analytic', 'idle ms/stage/step', 'idle vs 1f1b', 'step ms', 'peak MiB (a stage)'], rows);
+  const md = table(['model', 'S', 'M', 'schedule', 'bubble measured', 'predicted', 'analytic', 'idle ms/stage/step', 'idle vs 1f1b', 'vs 1f1b predicted', 'vs 1f1b no overhead', 'step ms', 'peak MiB (a stage)'], rows);
   console.log(md);
-  const head = `mlp ${DEPTH}×1024 (uniform: 1024 input features; balanced: ${MODELS[1].options.input}, which evens out the two stages' busy time), batch ${BATCH}, sgd, equal stages (interleaved: 2 chunks per stage), wasm, ${machine().cpus} cores (S=2 only: S=4 would put 4 workers on 2 cores, and time-slicing, not the schedule, would make the idle time); median of ${rounds} alternating rounds × ${steps} steps; bubble = idle share of each stage's step (mean over stages), as pipeprof report measures it; predicted: the simulator calibrated on the same (S, M)'s 1f1b run; analytic: (S−1)/(M+S−1) for gpipe and 1f1b, (S−1)/(vM+S−1) interleaved, (S−1)/(3M+S−1) zb-h1 with F = B = W`;
+  const head = `mlp ${DEPTH}×1024 (uniform: 1024 input features; balanced: ${MODELS[1].options.input}, which evens out the two stages' busy time), batch ${BATCH}, sgd, equal stages (interleaved: 2 chunks per stage), wasm, ${machine().cpus} cores (S=2 only: S=4 would put 4 workers on 2 cores, and time-slicing, not the schedule, would make the idle time); median of ${rounds} alternating rounds × ${steps} steps; bubble = idle share of each stage's step (mean over stages), as pipeprof report measures it; predicted: the simulator calibrated on the same (S, M)'s 1f1b run; analytic: (S−1)/(M+S−1) for gpipe and 1f1b, (S−1)/(vM+S−1) interleaved, (S−1)/(3M+S−1) zb-h1 with F = B = W; idle vs 1f1b: each schedule's idle ms against 1f1b's at the same M, measured, predicted, and replayed on the calibrated op costs with no runtime overhead (no link latency, per-op, step-barrier or input-making cost): the ratio the schedule reaches on these ops' own costs (1/3 for zb-h1 needs F = B = W on equal stages)`;
   save('schedules', { machine: machine(), steps, rounds, models: MODELS, batch: BATCH, results: data }, `${head}\n\n${md}`);
 }
 

@@ -9,6 +9,8 @@ import { writeFileAtomic } from '../core/io/atomic';
 import type { Timeline } from '../core/trace/timeline';
 import type { Report } from '../core/analysis/report';
 import { buildReport, stepOps } from '../core/analysis/report';
+import type { StepSpread } from '../core/analysis/step-spread';
+import { SLOW_STEP } from '../core/analysis/step-spread';
 import type { BusyKind } from '../core/analysis/utilization';
 import { AnalysisError, BUSY_KINDS } from '../core/analysis/utilization';
 import type { CliIO } from './io';
@@ -63,6 +65,14 @@ function formatRanks(r: Report): string {
   return `\nper rank (HTA's temporal breakdown of GPU time: kernels of every step but the last, merged over streams; memcpy and memset count as non-compute)\n${table(headers, rows, headers.map((_, i) => i > 0))}${straggler}\n`;
 }
 
+/** The measured steps' range, and the slow ones: how far the run's median holds. */
+export function spreadText(sp: StepSpread): string {
+  const slow = sp.slowSteps.length
+    ? `; step${sp.slowSteps.length === 1 ? '' : 's'} ${sp.slowSteps.join(', ')} took ≥ ${Math.round((SLOW_STEP - 1) * 100)}% over the median (the machine was busy, or the run still warming up: measure again, or add --warmup steps)`
+    : `; no step ≥ ${Math.round((SLOW_STEP - 1) * 100)}% over the median`;
+  return `${ms(sp.minMs)}–${ms(sp.maxMs)} ms (${pct(sp.relative)} of the median)${slow}`;
+}
+
 /** The text report: a summary, then one row per stage. */
 export function formatReport(r: Report, file: string): string {
   const p = r.plan;
@@ -75,6 +85,7 @@ export function formatReport(r: Report, file: string): string {
       : r.origin === 'kineto' ? `plan        none (a PyTorch profiler trace without PP: annotations): one row per rank, ${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}`
       : `plan        unknown (a Chrome trace without the pipeprof block), ${r.stages.length} stages`,
     `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})${r.samplesPerSec !== null ? `   ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`,
+    ...(r.measuredSteps > 1 ? [`spread      ${spreadText(r.stepTimeSpread)}`] : []),
     `bubble      ${pct(r.bubbleFraction)} of each stage's step on average${r.analyticBubbleFraction !== null ? `   (analytic (S−1)/(M+S−1): ${pct(r.analyticBubbleFraction)})` : ''}`,
     r.overlapFraction === null ? 'overlap     no communication' : `overlap     ${pct(r.overlapFraction)} of ${ms(r.commMs)} ms communication per step hidden under compute (RECV includes waiting)`,
     ...(r.allreduceOverlapFraction === null ? [] : [`all-reduce  ${ms(r.allreduceMs)} ms per step (all stages), ${pct(r.allreduceOverlapFraction)} hidden under compute`]),
@@ -186,6 +197,7 @@ export function renderHtml(r: Report, t: Timeline, file: string, chartJs: string
     ['model', `${r.model ?? 'unknown'}${r.backend ? ` on ${r.backend}` : ''}`],
     ['plan', p ? `${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}` : 'unknown'],
     ['step time', `${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps})${r.samplesPerSec !== null ? ` · ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`],
+    ...(r.measuredSteps > 1 ? [['spread', spreadText(r.stepTimeSpread)] as [string, string]] : []),
     ['bubble', `${pct(r.bubbleFraction)}${r.analyticBubbleFraction !== null ? ` (analytic ${pct(r.analyticBubbleFraction)})` : ''}`],
     ['overlap', r.overlapFraction === null ? 'no communication' : `${pct(r.overlapFraction)} of ${ms(r.commMs)} ms`],
     ...(r.allreduceOverlapFraction === null ? [] : [['all-reduce', `${ms(r.allreduceMs)} ms per step, ${pct(r.allreduceOverlapFraction)} hidden`] as [string, string]]),

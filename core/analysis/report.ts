@@ -10,6 +10,8 @@ import { criticalPath, pathLabel, straggler } from './critical-path';
 import type { LayerCostRow } from './costs';
 import { costs } from './costs';
 import { peakMemory } from './memory';
+import type { StepSpread } from './step-spread';
+import { stepSpread } from './step-spread';
 import type { RankBreakdown, RankStraggler } from './ranks';
 import { rankBreakdown, rankStraggler } from './ranks';
 
@@ -41,6 +43,8 @@ export interface Report {
   stepTimeMs: number;
   meanStepMs: number;
   measuredSteps: number;
+  /** Range of the measured steps and the slow ones (≥ SLOW_STEP × the median). */
+  stepTimeSpread: StepSpread;
   samplesPerSec: number | null;
   /** Mean of the stages' bubble fractions, and GPipe's (S−1)/(M+S−1) for the plan. */
   bubbleFraction: number;
@@ -80,6 +84,7 @@ export function buildReport(t: Timeline): Report {
     stepTimeMs: u.stepTimeMs,
     meanStepMs: u.meanStepMs,
     measuredSteps: u.steps.length,
+    stepTimeSpread: stepSpread(t),
     samplesPerSec: t.batch && u.stepTimeMs > 0 ? t.batch / (u.stepTimeMs / 1000) : null,
     bubbleFraction: u.bubbleFraction,
     analyticBubbleFraction: u.analyticBubbleFraction,

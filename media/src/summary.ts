@@ -21,12 +21,20 @@ export function planText(report: Report): string {
   return `${stages} stage${stages === 1 ? '' : 's'} [${(p.balance ?? []).map((b) => label(b)).join(',')}]${replicas}, ${label(p.microbatches)} micro-batches, ${label(p.schedule)}, recompute ${label(p.recompute)}`;
 }
 
+/** The measured steps' range and the slow ones, for the step time's tooltip (older reports have no spread). */
+function spreadTitle(report: Report): string {
+  const sp = (report as Partial<Report>).stepTimeSpread;
+  if (!sp || !finite(sp.minMs) || !finite(sp.maxMs) || !(report.measuredSteps > 1)) return '';
+  const slow = Array.isArray(sp.slowSteps) && sp.slowSteps.length ? `; slow: step ${sp.slowSteps.map((s) => label(s)).join(', ')}` : '';
+  return `; range ${fmtMs(sp.minMs)}–${fmtMs(sp.maxMs)}${slow}`;
+}
+
 /** The parts of the summary line, in order; values already formatted (the view puts them in textContent). */
 export function summaryParts(report: Report): SummaryPart[] {
   const parts: SummaryPart[] = [];
   const plan = planText(report);
   if (plan) parts.push({ key: 'plan', label: 'plan', value: plan, title: 'the plan the run used' });
-  parts.push({ key: 'step', label: 'step time', value: fmtMs(report.stepTimeMs), title: `median of ${label(report.measuredSteps)} measured step(s); mean ${fmtMs(report.meanStepMs)}` });
+  parts.push({ key: 'step', label: 'step time', value: fmtMs(report.stepTimeMs), title: `median of ${label(report.measuredSteps)} measured step(s); mean ${fmtMs(report.meanStepMs)}${spreadTitle(report)}` });
   parts.push({
     key: 'throughput',
     label: 'samples/s',

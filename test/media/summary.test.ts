@@ -16,6 +16,13 @@ test('summaryParts: plan, step time, samples/s, bubble with the analytic value, 
   assert.equal(byKey.throughput, r.samplesPerSec!.toFixed(1));
   assert.match(byKey.bubble, /^\d+\.\d% \(analytic 20\.0%\)$/, '(S−1)/(M+S−1) = 1/5');
   assert.match(byKey.straggler, /^stage \d \([+−±]\d+\.\d% busy vs mean\)$/);
+  const title = parts.find((p) => p.key === 'step')!.title;
+  if (r.measuredSteps > 1) assert.match(title, /; range \d+\.\d+ ms–\d+\.\d+ ms(; slow: step \d+(, \d+)*)?$/);
+});
+
+test("the step time's tooltip: median, mean, range and the slow steps", () => {
+  const report = { plan: null, stepTimeMs: 10, meanStepMs: 10.5, measuredSteps: 4, stepTimeSpread: { minMs: 9, maxMs: 12, relative: 0.3, slowSteps: [3] }, samplesPerSec: null, batch: null, bubbleFraction: 0.5, analyticBubbleFraction: null, overlapFraction: null, commMs: 0, straggler: null } as unknown as Report;
+  assert.equal(summaryParts(report).find((p) => p.key === 'step')!.title, 'median of 4 measured step(s); mean 10.50 ms; range 9.00 ms–12.00 ms; slow: step 3');
 });
 
 test('summaryParts copes with a report missing optional numbers', () => {

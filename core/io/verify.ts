@@ -40,7 +40,15 @@ const planOf = (p: RankedPlan): Plan => ({
 });
 
 /**
- * Runs each of `plans` for `steps` measured steps (after one warm-up) on the traced model, batch, backend and
+ * Warm-up of each verification run: at least one step and this long. Each run starts fresh workers, whose first
+ * seconds run slower while V8 compiles in the background (measured: the mlp's four steps after one warm-up step 9–10 %
+ * slower than after 1.5 s, at 4 and at 16 micro-batches), and that cost lands unevenly on plans of different step
+ * times and op counts.
+ */
+export const VERIFY_WARMUP_MS = 1500;
+
+/**
+ * Runs each of `plans` for `steps` measured steps (after VERIFY_WARMUP_MS of warm-up) on the traced model, batch, backend and
  * optimizer, in rounds that alternate the order (the machine's drift lands on all), and returns the median step time
  * of each. The simulator ranks plans it cannot tell apart within its own error; measuring settles those ties.
  */
@@ -64,7 +72,7 @@ export async function verifyPlans(
     const order = plans.map((_, i) => i);
     if (r % 2) order.reverse();
     for (const i of order) {
-      const res = await runPipeline({ model, plan: planOf(plans[i]), batch: t.batch, steps, warmup: 1, optimizer, backend, seed: 0, trace: false, probe: false });
+      const res = await runPipeline({ model, plan: planOf(plans[i]), batch: t.batch, steps, warmup: 1, warmupMs: VERIFY_WARMUP_MS, optimizer, backend, seed: 0, trace: false, probe: false });
       times[i].push(...res.stepTimesMs);
     }
   }

@@ -24,6 +24,13 @@ export interface RunOptions {
   /** Measured steps, after `warmup` unmeasured ones. */
   steps: number;
   warmup: number;
+  /**
+   * Warm-up lasts at least this long too, from the first step's start (ms; default 0). A fresh worker's first
+   * seconds run slower: V8 compiles the hot JavaScript on background threads, which take cores from the stage
+   * workers (traced on 2 cores: the mlp 8×1024, batch 128, 4 micro-batches, measured over 4 steps after one
+   * warm-up step: 174 ms; after 1.5 s of warm-up: 159 ms, as after 12 warm-up steps).
+   */
+  warmupMs?: number;
   optimizer: OptimizerConfig;
   backend: BackendName;
   seed: number;
@@ -294,7 +301,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     backend,
     host: { ...hostInfo(tfjsVersion), ...(peakFlops ? { peakFlops } : {}) },
     run: {
-      batch, steps: opts.steps, warmup: opts.warmup, optimizer: opts.optimizer.kind, lr: opts.optimizer.lr, seed: opts.seed,
+      batch, steps: opts.steps, warmup: warmupSteps, optimizer: opts.optimizer.kind, lr: opts.optimizer.lr, seed: opts.seed,
       ...(R > 1 || sync.sync !== 'step' ? { sync } : {}),
     },
     layers: summarizeLayers(model),
@@ -303,6 +310,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   });
 
   const stepTimesMs: number[] = [];
+  /** Warm-up steps run (at least opts.warmup; more while opts.warmupMs has not passed). */
+  let warmupSteps = opts.warmup;
   const losses: number[] = [];
   const tensorsPerStep: number[][] = [];
   let weights: Weights | undefined;
@@ -310,19 +319,24 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   let peakFlops: number | undefined;
   try {
     await all('ready', opts.stepTimeoutMs ? Math.max(opts.stepTimeoutMs, 60_000) : 600_000);
-    const total = opts.warmup + opts.steps;
     /** The slowest step so far (the default step timeout grows with it). */
     let slowestMs = 0;
-    for (let t = 0; t < total; t++) {
+    const warmupMs = opts.steps > 0 ? (opts.warmupMs ?? 0) : 0;
+    let firstMs = 0;
+    for (let t = 0; t < warmupSteps + opts.steps; t++) {
       const startUs = clockUs(t0Ms);
       const a = performance.now();
+      if (t === 0) firstMs = a;
+      // Past the warm-up steps asked for, warm-up goes on until warmupMs has passed.
+      if (t === warmupSteps && a - firstMs < warmupMs) warmupSteps++;
+      const warmup = t < warmupSteps;
+      const total = warmupSteps + opts.steps;
       broadcast({ type: 'step', step: t, last: t === total - 1 });
       const done = await all('step-done', opts.stepTimeoutMs ?? defaultStepTimeoutMs(slowestMs ? [slowestMs] : []));
       const stepMs = performance.now() - a;
       slowestMs = Math.max(slowestMs, stepMs);
       // Each replica of the last stage reports the loss of its share (scaled by the whole batch): their sum is the step's.
       const loss = done.reduce((a, d) => (d.loss !== null ? a + d.loss : a), 0);
-      const warmup = t < opts.warmup;
       const endUs = clockUs(t0Ms);
       steps.push({ step: t, startUs, endUs, loss, warmup });
       if (opts.trace) events.push({ ph: 'C', pid: S - 1, ts: endUs, name: 'loss', args: { loss } });

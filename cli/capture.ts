@@ -33,6 +33,7 @@ export function captureFlags(cmd: Command): Command {
     .option('--compress <codec>', `gradient compression on the wire: none | fp16 | int8 ${def('compress')}`)
     .option('--steps <T>', `measured steps ${def('steps')}`)
     .option('--warmup <W>', `unmeasured steps first ${def('warmup')}`)
+    .option('--warmup-ms <ms>', `and warm up for at least this long: a fresh worker runs ~10% slower in its first seconds while V8 compiles in the background ${def('warmupMs')}`)
     .option('--optimizer <name>', `sgd | momentum | nesterov | adam | pprs (Pipeline Parallel Random Smoothing: Nesterov on a Gaussian smoothing of the loss) ${def('optimizer')}`)
     .option('--lr <x>', `learning rate ${def('lr')}`)
     .option('--loss <kind>', "softmax-ce | mse | hinge | l1: score the model with this loss (default: the model's own)")
@@ -45,7 +46,7 @@ export function captureFlags(cmd: Command): Command {
     .option('--quiet', 'no progress bar (default: off)');
 }
 
-const NUMBER_FIELDS = new Set(['stages', 'chunks', 'replicas', 'microbatches', 'batch', 'steps', 'warmup', 'lr', 'smoothing', 'seed']);
+const NUMBER_FIELDS = new Set(['stages', 'chunks', 'replicas', 'microbatches', 'batch', 'steps', 'warmup', 'warmupMs', 'lr', 'smoothing', 'seed']);
 
 /** Commander's string flags → a partial config; unparsable numbers stay strings so validation names them. */
 export function flagsToConfig(flags: Record<string, unknown>): Partial<CaptureConfig> {

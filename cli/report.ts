@@ -68,7 +68,7 @@ function formatRanks(r: Report): string {
 /** The measured steps' range, and the slow ones: how far the run's median holds. */
 export function spreadText(sp: StepSpread): string {
   const slow = sp.slowSteps.length
-    ? `; step${sp.slowSteps.length === 1 ? '' : 's'} ${sp.slowSteps.join(', ')} took ≥ ${Math.round((SLOW_STEP - 1) * 100)}% over the median (the machine was busy, or the run still warming up: measure again, or add --warmup steps)`
+    ? `; step${sp.slowSteps.length === 1 ? '' : 's'} ${sp.slowSteps.join(', ')} took ≥ ${Math.round((SLOW_STEP - 1) * 100)}% over the median (the machine was busy, or the run still warming up: measure again, or warm up longer: --warmup, --warmup-ms)`
     : `; no step ≥ ${Math.round((SLOW_STEP - 1) * 100)}% over the median`;
   return `${ms(sp.minMs)}–${ms(sp.maxMs)} ms (${pct(sp.relative)} of the median)${slow}`;
 }

@@ -35,6 +35,8 @@ export interface CaptureConfig {
   compress: Compression;
   steps: number;
   warmup: number;
+  /** Warm-up also lasts at least this long (ms), for the JIT's first seconds; 0: only the `warmup` steps. */
+  warmupMs: number;
   optimizer: OptimizerName;
   lr: number;
   /** Score the model with this loss instead of its own (e.g. hinge or l1: non-smooth objectives for PPRS). */
@@ -60,6 +62,7 @@ export const CAPTURE_DEFAULTS: CaptureConfig = {
   compress: 'none',
   steps: 10,
   warmup: 2,
+  warmupMs: 0,
   optimizer: 'adam',
   lr: 0.001,
   smoothing: 0.01,
@@ -84,6 +87,7 @@ export const CONFIG_FIELDS = {
   compress: `one of ${COMPRESSIONS.join(', ')}`,
   steps: 'a positive integer',
   warmup: 'a non-negative integer',
+  warmupMs: 'a non-negative number of milliseconds',
   optimizer: `one of ${OPTIMIZERS.join(', ')}`,
   lr: 'a positive number',
   smoothing: 'a non-negative number (PPRS perturbation)',
@@ -162,6 +166,9 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
         break;
       case 'loss':
         oneOf('loss', LOSSES, ", or remove it to keep the model's own");
+        break;
+      case 'warmupMs':
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.warmupMs, v, 'try 1500 (the JIT compiles in the first seconds of a run), or 0');
         break;
       case 'smoothing':
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.smoothing, v, 'try 0.01');

@@ -89,7 +89,7 @@ export async function capture(cfg: CaptureConfig, opts: CaptureOptions = {}): Pr
   let result: RunResult;
   try {
     result = await runPipeline({
-      model, plan, batch: cfg.batch, steps: cfg.steps, warmup: cfg.warmup,
+      model, plan, batch: cfg.batch, steps: cfg.steps, warmup: cfg.warmup, warmupMs: cfg.warmupMs,
       optimizer: { ...DEFAULT_OPTIMIZER, kind: cfg.optimizer, lr: cfg.lr, smoothing: cfg.smoothing }, backend: cfg.backend, seed: cfg.seed,
       sync: { sync: cfg.sync, allreduce: cfg.allreduce, compress: cfg.compress },
       trace: opts.trace ?? true, saveWeights: !!cfg.saveWeights, fault: opts.fault, stepTimeoutMs: opts.stepTimeoutMs, onStep: opts.onStep,

@@ -28,6 +28,22 @@ test('capture --json prints the summary object scripts rely on, and writes the t
   assert.equal(r.err.split('\n').filter((l) => l.startsWith('capture [')).length, 3);
 });
 
+test('--warmup-ms: warm-up steps go on until that long has passed; the trace records how many ran', async () => {
+  const dir = tmpdir();
+  const r = await cli(['capture', small(dir), '--stages', '2', '--microbatches', '2', '--warmup-ms', '600', '--json', '--quiet', '--out', path.join(dir, 'w.pptrace.json')]);
+  assert.equal(r.code, 0, r.err);
+  const trace = JSON.parse(fs.readFileSync(JSON.parse(r.out).trace, 'utf8'));
+  const steps = trace.pipeprof.steps as { warmup: boolean; startUs: number }[];
+  const warm = steps.filter((s) => s.warmup);
+  assert.equal(steps.length - warm.length, 2, 'the measured steps asked for');
+  assert.equal(trace.pipeprof.run.warmup, warm.length);
+  assert.ok(warm.length > 1, `the small transformer's steps take milliseconds: 600 ms holds more than the one warm-up step asked for (got ${warm.length})`);
+  assert.ok((steps[warm.length].startUs - steps[0].startUs) / 1000 >= 599);
+  const bad = await cli(['capture', small(dir), '--warmup-ms', 'soon']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--warmup-ms must be a non-negative number of milliseconds \(got "soon"\); try 1500/);
+});
+
 test('--save-weights writes the same shape whatever the plan, and the same values (transparency through the CLI)', async () => {
   const dir = tmpdir();
   const cfg = small(dir);

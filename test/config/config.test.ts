@@ -34,6 +34,8 @@ test('each bad field gives one line naming the field, the rule, the value and a 
   assert.ok(problems.some((p) => p.startsWith('--lr must be a positive number (got "fast")')));
   assert.ok(problems.some((p) => p.startsWith('--model must be a built-in model')));
   assert.ok(problems.some((p) => p.startsWith('--colour is not a known field; remove it')));
+  assert.deepEqual(checkFields({ warmupMs: -1 }, src), ['--warmupMs must be a non-negative number of milliseconds (got -1); try 1500 (the JIT compiles in the first seconds of a run), or 0']);
+  assert.deepEqual(checkFields({ warmupMs: 1500 }, src), []);
 });
 
 test('balance rules: sum, stage count, more stages than layers, batch divisible by micro-batches', () => {

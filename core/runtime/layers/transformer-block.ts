@@ -55,20 +55,23 @@ export const transformerBlock: LayerFactory = (tf, spec) => {
       return tidy(tf, () => {
         const [xhat1, rstd1, , , , , o, xhat2, rstd2, u] = saved;
         const dw: Tensor[] = new Array(12);
-        dw[FC2_W] = weightGrad(tf, gelu(tf, u), dy2);
-        dw[FC2_B] = colSum(tf, dy2);
-        dw[FC1_W] = weightGrad(tf, layerNormApply(tf, xhat2, w[LN2G], w[LN2B]), du);
-        dw[FC1_B] = colSum(tf, du);
-        const ln2 = layerNormBackward(tf, dh2, xhat2, rstd2, w[LN2G], { dx: false, dw: true });
-        dw[LN2G] = ln2.dgamma!;
-        dw[LN2B] = ln2.dbeta!;
-        dw[PROJ_W] = weightGrad(tf, o, dx1);
-        dw[PROJ_B] = colSum(tf, dx1);
-        dw[QKV_W] = weightGrad(tf, layerNormApply(tf, xhat1, w[LN1G], w[LN1B]), dqkv);
-        dw[QKV_B] = colSum(tf, dqkv);
-        const ln1 = layerNormBackward(tf, dh1, xhat1, rstd1, w[LN1G], { dx: false, dw: true });
-        dw[LN1G] = ln1.dgamma!;
-        dw[LN1B] = ln1.dbeta!;
+        /** A product's kernel (at `k`) and bias (at k + 1) from its input and its output gradient. */
+        const linear = (k: number, input: Tensor, dz: Tensor) => {
+          dw[k] = weightGrad(tf, input, dz);
+          dw[k + 1] = colSum(tf, dz);
+        };
+        /** A layer norm's γ (at `k`) and β (at k + 1) from the gradient at its output. */
+        const norm = (k: number, dh: Tensor, xhat: Tensor, rstd: Tensor) => {
+          const g = layerNormBackward(tf, dh, xhat, rstd, w[k], { dx: false, dw: true });
+          dw[k] = g.dgamma!;
+          dw[k + 1] = g.dbeta!;
+        };
+        linear(FC2_W, gelu(tf, u), dy2);
+        linear(FC1_W, layerNormApply(tf, xhat2, w[LN2G], w[LN2B]), du);
+        norm(LN2G, dh2, xhat2, rstd2);
+        linear(PROJ_W, o, dx1);
+        linear(QKV_W, layerNormApply(tf, xhat1, w[LN1G], w[LN1B]), dqkv);
+        norm(LN1G, dh1, xhat1, rstd1);
         return dw;
       });
     },

@@ -67,13 +67,13 @@ async function main(): Promise<void> {
     const timeline = timelineFromTrace(captured.trace, `transformer S=${S}`);
     const costs = calibrate(timeline);
     const measuredStepMs = median(captured.stepTimesMs);
-    const plans: RankedPlan[] = recommend({ costs, layers: timeline.layers, batch, traced: uniform, measuredStepMs, top: 20, model: timeline.model ?? undefined });
+    const plans: RankedPlan[] = recommend({ costs, layers: timeline.layers, batch, traced: uniform, top: 20, model: timeline.model ?? undefined });
     // `recommend --verify N`: the top N plans measured for a few steps, the fastest measured is the recommendation.
     let best = plans[0];
     if (verifyTop > 1) {
       const candidates = verificationCandidates(plans, verifyTop);
       // As the CLI runs it (its default steps and rounds).
-      const v = await verifyPlans(timeline, candidates);
+      const v = (await verifyPlans(timeline, candidates)).plans;
       best = candidates[v.reduce((a, b) => (b.measuredStepTimeMs < a.measuredStepTimeMs ? b : a)).rank - 1];
       for (const r of v) process.stderr.write(`  verify ${label(toPlan(candidates[r.rank - 1]))}: predicted ${candidates[r.rank - 1].predictedStepTimeMs.toFixed(1)} ms, measured ${r.measuredStepTimeMs.toFixed(1)} ms\n`);
     }

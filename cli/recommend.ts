@@ -10,6 +10,8 @@ import { writeFileAtomic } from '../core/io/atomic';
 import { readInputs } from './io';
 import { KINETO_UNITS_PER_MICROBATCH } from '../core/recommend/for-trace';
 import { verificationCandidates, verifyPlans } from '../core/io/verify';
+import type { VerifiedPlan } from '../core/io/verify';
+import { predictionText } from '../core/simulate/uncertainty';
 import type { RankedPlan } from '../core/recommend/recommend';
 import { Progress } from './io';
 import { recommendForTrace } from '../core/recommend/for-trace';
@@ -114,39 +116,76 @@ export function registerRecommend(program: Command, io: CliIO): void {
 
       const timeline = await readInputs(io, tracePath);
       const found = recommendForTrace(timeline, tracePath, { stages, workers, memoryLimitBytes, top: Math.max(top, verify ?? 0) });
-      const { measuredMs: measured, traced } = found;
+      const { measuredMs: measured, traced, tracedRanked } = found;
       let plans = found.plans;
-      /** Measured step time of each verified plan, by the plan. */
-      const verified = new Map<RankedPlan, number>();
+      /** What --verify measured of each verified plan, by the plan. */
+      const verified = new Map<RankedPlan, VerifiedPlan>();
+      let baselineMs: number | undefined;
       if (verify) {
-        // Measured: the best plan of each schedule first, then the next best (see verificationCandidates).
+        // Measured: the best plan of each schedule first, then the next best (see verificationCandidates), and the
+        // traced plan in the same alternating rounds, so a slow stretch of the machine lands on all of them.
         const candidates = verificationCandidates(plans, verify);
+        io.err(`verify: running ${candidates.length} plan${candidates.length === 1 ? '' : 's'} and the traced plan for real, alternating (1.5 s warm-up, 4 steps, 2 rounds each)\n`);
         const progress = new Progress(io, 'verify');
-        const results = await verifyPlans(timeline, candidates, { onPlan: (k) => progress.update(k, candidates.length, `plan #${k}`) });
-        for (const r of results) verified.set(candidates[r.rank - 1], r.measuredStepTimeMs);
+        const v = await verifyPlans(timeline, candidates, { baseline: traced, onPlan: (k, n) => progress.update(k, n, `run ${k} of ${n}`) });
+        for (const r of v.plans) verified.set(candidates[r.rank - 1], r);
+        baselineMs = v.baselineMs;
         // Verified plans first, fastest measured first; the rest keep the simulator's order.
-        plans = [...candidates.slice().sort((a, b) => verified.get(a)! - verified.get(b)!), ...plans.filter((p) => !verified.has(p))].slice(0, Math.max(top, verify));
+        const ms = (p: RankedPlan) => verified.get(p)!.measuredStepTimeMs;
+        plans = [...candidates.slice().sort((x, y) => ms(x) - ms(y)), ...plans.filter((p) => !verified.has(p))].slice(0, Math.max(top, verify));
       }
+      // A recommendation never makes the run slower: when no plan beats the traced one (measured, or beyond the
+      // prediction's interval), the traced plan itself comes first, and --apply keeps it.
+      // (Only where the search may keep the traced shape: asked for other --stages or --workers, the list is what was asked.)
+      const tracedStages = traced.balance.length / (traced.chunks ?? 1);
+      const tracedShape = (stages === undefined || stages === tracedStages) && (workers === undefined || workers === tracedStages * Math.max(1, traced.replicas ?? 1));
+      const keepTraced = tracedShape && (baselineMs !== undefined ? verified.get(plans[0])!.measuredStepTimeMs >= baselineMs : !plans[0].faster);
+      if (keepTraced) plans = [tracedRanked, ...plans].slice(0, Math.max(top, verify ?? 0));
+      const isTraced = (p: RankedPlan) => p === tracedRanked;
 
       const exported = format ? plans.map((plan) => exportPlan(format, { plan, layers: timeline.layers, batch: timeline.batch })) : null;
 
       if (flags.json) {
-        const keys = ['balance', 'microbatches', 'schedule', 'recompute', 'replicas', 'predictedStepTimeMs', 'speedup', 'peakMemoryBytes', 'layout'] as const;
-        io.out(`${JSON.stringify({ plans: plans.map((p, i) => ({ ...Object.fromEntries(keys.map((k) => [k, p[k]])), ...(verified.has(p) ? { measuredStepTimeMs: verified.get(p) } : {}), ...(p.chunks ? { chunks: p.chunks } : {}), ...(p.sync ? { sync: p.sync } : {}), ...(exported ? { export: exported[i] } : {}) })) })}\n`);
+        const keys = ['balance', 'microbatches', 'schedule', 'recompute', 'replicas', 'predictedStepTimeMs', 'intervalRelative', 'speedup', 'faster', 'peakMemoryBytes', 'layout'] as const;
+        const entry = (p: RankedPlan, i: number) => {
+          const v = verified.get(p);
+          return {
+            ...Object.fromEntries(keys.map((k) => [k, p[k]])), ...(isTraced(p) ? { traced: true } : {}),
+            ...(v ? { measuredStepTimeMs: v.measuredStepTimeMs, ...(v.speedup ? { measuredSpeedup: v.speedup } : {}) } : {}),
+            ...(p.chunks ? { chunks: p.chunks } : {}), ...(p.sync ? { sync: p.sync } : {}), ...(exported ? { export: exported[i] } : {}),
+          };
+        };
+        io.out(`${JSON.stringify({
+          traced: { predictedStepTimeMs: tracedRanked.predictedStepTimeMs, intervalRelative: tracedRanked.intervalRelative, ...(measured !== undefined ? { measuredStepTimeMs: measured } : {}), ...(baselineMs !== undefined ? { verifiedStepTimeMs: baselineMs } : {}) },
+          keepTraced,
+          plans: plans.map(entry),
+        })}\n`);
       } else {
         io.out(`traced plan  ${planText(traced)}${measured !== undefined ? `: ${measured.toFixed(1)} ms per step (median, measured)` : ''}\n`);
         if (timeline.origin === 'kineto')
           io.out(`note         a PyTorch trace has no per-layer costs: each stage is one unit of work, so plans keep the stages and choose the micro-batch count (in units of 1/${KINETO_UNITS_PER_MICROBATCH} of a traced micro-batch) and the schedule\n`);
-        io.out(`model        calibrated on ${tracePath}${measured !== undefined ? '; predicted step times are scaled so the traced plan predicts its measured one' : ''}\n`);
+        io.out(`model        calibrated on ${tracePath}: the traced plan predicts ${predictionText({ ms: tracedRanked.predictedStepTimeMs, relative: tracedRanked.intervalRelative })}; each interval holds the run's step spread, the fit's residual and the plan's distance from the traced one\n`);
         if (memoryLimitBytes !== undefined) io.out(`memory limit ${formatBytes(memoryLimitBytes)} per stage\n`);
         io.out('\n');
+        const gain = (p: RankedPlan) => (isTraced(p) ? 'traced plan' : p.faster ? 'faster' : 'within noise');
         io.out(`${table(
-          ['#', 'layout', 'balance', 'M', 'schedule', 'recompute', ...(workers ? ['R', 'sync'] : []), 'step ms', ...(verify ? ['measured ms'] : []), 'speedup', 'bubble', 'peak memory'],
-          plans.map((p, i) => [
-            String(i + 1), p.layout, `[${p.balance.join(',')}]`, String(p.microbatches), p.schedule, p.recompute, ...(workers ? [String(p.replicas), p.sync?.sync ?? '-'] : []),
-            p.predictedStepTimeMs.toFixed(1), ...(verify ? [verified.has(p) ? verified.get(p)!.toFixed(1) : '–'] : []), `${p.speedup.toFixed(2)}x`, `${(p.bubbleFraction * 100).toFixed(1)}%`, formatBytes(p.peakMemoryBytes),
-          ]),
+          ['#', 'layout', 'balance', 'M', 'schedule', 'recompute', ...(workers ? ['R', 'sync'] : []), 'predicted ms', '±', ...(verify ? ['measured ms', 'measured speedup'] : []), 'speedup', 'vs traced', 'bubble', 'peak memory'],
+          plans.map((p, i) => {
+            const v = verified.get(p);
+            return [
+              String(i + 1), p.layout, `[${p.balance.join(',')}]`, String(p.microbatches), p.schedule, p.recompute, ...(workers ? [String(p.replicas), p.sync?.sync ?? '-'] : []),
+              p.predictedStepTimeMs.toFixed(1), `${(p.intervalRelative * 100).toFixed(1)}%`,
+              ...(verify ? [v ? v.measuredStepTimeMs.toFixed(1) : isTraced(p) && baselineMs !== undefined ? baselineMs.toFixed(1) : '–', v?.speedup ? `${v.speedup.median.toFixed(2)}x (${v.speedup.min.toFixed(2)}–${v.speedup.max.toFixed(2)})` : '–'] : []),
+              `${p.speedup.toFixed(2)}x`, gain(p), `${(p.bubbleFraction * 100).toFixed(1)}%`, formatBytes(p.peakMemoryBytes),
+            ];
+          }),
         )}\n`);
+        if (keepTraced) {
+          const best = plans.find((p) => !isTraced(p));
+          io.out(baselineMs !== undefined
+            ? `\nkeep the traced plan: measured side by side, no plan beat it (traced ${baselineMs.toFixed(1)} ms${best && verified.get(best) ? `, the best other ${verified.get(best)!.measuredStepTimeMs.toFixed(1)} ms` : ''})\n`
+            : `\nkeep the traced plan: it is already within noise of the best plan found (${best ? `${best.speedup.toFixed(2)}x predicted, inside its ±${(best.intervalRelative * 100).toFixed(1)}%` : 'none other'}); run with --verify 3 to measure the top plans against it side by side\n`);
+        }
         if (exported && format) {
           const [first] = exported;
           io.out(`\n${format} export of plan #1 (${planText(plans[0])}):\n`);

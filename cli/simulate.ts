@@ -6,6 +6,8 @@ import { readTimeline } from '../core/io/read-trace';
 import { writeTimeline } from '../core/io/write-trace';
 import { calibrate } from '../core/simulate/calibrate';
 import { simulate } from '../core/simulate/simulate';
+import { predictionOf, predictionText } from '../core/simulate/uncertainty';
+import type { Prediction } from '../core/simulate/uncertainty';
 import { buildReport } from '../core/analysis/report';
 import type { Report } from '../core/analysis/report';
 import { RECOMPUTE_MODES, SCHEDULES, checkChunks } from '../core/schedule/types';
@@ -95,6 +97,8 @@ export interface SimulateResult {
   /** The model replaying the traced plan itself, next to what was measured: how well the calibration fits. */
   tracedPredictedMs: number;
   tracedMeasuredMs: number | undefined;
+  /** The predicted plan's step time with its interval. */
+  prediction: Prediction;
 }
 
 /** Reads a trace, checks the flags against it (a UsageError listing every problem), calibrates on it and simulates the flags' plan. */
@@ -104,11 +108,15 @@ export async function simulateTrace(tracePath: string, flags: SimulateFlags): Pr
   if (!measured.batch) throw new UsageError([`${tracePath}: the trace does not record its batch size (pipeprof.run.batch); capture it with pipeprof capture`]);
   const plan = resolveSimulatePlan(measured.plan, measured.batch, measured.layers.length, flags);
   const costs = calibrate(measured);
+  const moved = plan.microbatches !== measured.plan.microbatches || plan.balance.join() !== measured.plan.balance.join();
+  if (moved && measured.origin !== 'kineto' && !costs.fit?.probed)
+    throw new UsageError([`${tracePath}: the trace has no per-layer probe (pipeprof.layerCosts), so only the traced balance and micro-batch count can be predicted; capture it again without --no-probe, or leave --balance and --microbatches out`]);
   const steps = flags.steps !== undefined ? Number(flags.steps) : Math.max(1, measured.steps.filter((s) => !s.warmup).length);
   const base = { batch: measured.batch, costs, layers: measured.layers, model: measured.model ?? undefined };
   const predicted = simulate({ ...base, plan, steps });
   const traced = simulate({ ...base, plan: measured.plan });
-  return { measured, predicted, report: buildReport(predicted), tracedPredictedMs: stepMs(traced)!, tracedMeasuredMs: stepMs(measured) };
+  const report = buildReport(predicted);
+  return { measured, predicted, report, tracedPredictedMs: stepMs(traced)!, tracedMeasuredMs: stepMs(measured), prediction: predictionOf(costs, plan, measured.batch, report.stepTimeMs) };
 }
 
 const planText = (p: Plan) => `balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}`;
@@ -138,7 +146,7 @@ export function formatSimulation(r: SimulateResult, tracePath: string, out?: str
     `traced      ${planText(traced)} (${tracePath})`,
     `            ${fit}`,
     `predicted   ${planText(r.predicted.plan!)}`,
-    `step time   ${p.stepTimeMs.toFixed(1)} ms${p.samplesPerSec !== null ? `   ${p.samplesPerSec.toFixed(1)} samples/s` : ''}`,
+    `step time   ${predictionText(r.prediction)}${p.samplesPerSec !== null ? `   ${p.samplesPerSec.toFixed(1)} samples/s` : ''}`,
     `bubble      ${pct(p.bubbleFraction)} mean over stages${p.analyticBubbleFraction !== null ? ` (GPipe's (S−1)/(M+S−1): ${pct(p.analyticBubbleFraction)})` : ''}`,
     line(headers),
     ...rows.map(line),
@@ -163,7 +171,8 @@ export function registerSimulate(program: Command, io: CliIO): void {
     .action(async (tracePath: string, flags: SimulateFlags) => {
       const r = await simulateTrace(tracePath, flags);
       if (flags.out) await writeTimeline(flags.out, r.predicted);
-      if (flags.json) io.out(`${JSON.stringify(r.report)}\n`);
+      const { ms, ...interval } = r.prediction;
+      if (flags.json) io.out(`${JSON.stringify({ ...r.report, prediction: { stepTimeMs: ms, ...interval } })}\n`);
       else io.out(formatSimulation(r, tracePath, flags.out));
     });
 }

@@ -32,6 +32,17 @@ export interface VerifiedPlan {
   /** 1-based rank of the plan in the recommender's list. */
   rank: number;
   measuredStepTimeMs: number;
+  /**
+   * The traced plan's step time over this plan's, measured in the same rounds: the median over rounds and its range
+   * (each round's medians); absent when no baseline was measured.
+   */
+  speedup?: { median: number; min: number; max: number };
+}
+
+/** What verifyPlans measured: each plan, and the traced plan (the baseline) measured alternately with them. */
+export interface Verification {
+  plans: VerifiedPlan[];
+  baselineMs?: number;
 }
 
 const planOf = (p: RankedPlan): Plan => ({
@@ -55,8 +66,8 @@ export const VERIFY_WARMUP_MS = 1500;
 export async function verifyPlans(
   t: Timeline,
   plans: RankedPlan[],
-  opts: { steps?: number; rounds?: number; onPlan?: (rank: number, ms: number) => void } = {},
-): Promise<VerifiedPlan[]> {
+  opts: { steps?: number; rounds?: number; baseline?: Plan; onPlan?: (done: number, total: number) => void } = {},
+): Promise<Verification> {
   if (!t.model || t.origin === 'kineto')
     throw new UsageError(['--verify runs the plans on the traced model, and this trace does not name a model pipeprof can build (a PyTorch trace, or no model in its pipeprof block); rank without --verify']);
   if (!t.batch) throw new UsageError(['--verify needs the traced batch size (pipeprof.run.batch); capture the run with pipeprof capture']);
@@ -67,18 +78,26 @@ export async function verifyPlans(
   const optimizer = { ...DEFAULT_OPTIMIZER, kind: ((OPTIMIZERS as readonly string[]).includes(t.optimizer ?? '') ? t.optimizer : DEFAULT_OPTIMIZER.kind) as OptimizerName };
   const steps = opts.steps ?? 4;
   const rounds = opts.rounds ?? 2;
-  const times = plans.map(() => [] as number[]);
+  // The baseline (the traced plan) runs last in the list, so it alternates with the candidates like any of them.
+  const runs: Plan[] = [...plans.map(planOf), ...(opts.baseline ? [opts.baseline] : [])];
+  /** Per plan, per round: the round's step times. */
+  const times = runs.map(() => [] as number[][]);
+  let done = 0;
   for (let r = 0; r < rounds; r++) {
-    const order = plans.map((_, i) => i);
+    const order = runs.map((_, i) => i);
     if (r % 2) order.reverse();
     for (const i of order) {
-      const res = await runPipeline({ model, plan: planOf(plans[i]), batch: t.batch, steps, warmup: 1, warmupMs: VERIFY_WARMUP_MS, optimizer, backend, seed: 0, trace: false, probe: false });
-      times[i].push(...res.stepTimesMs);
+      const res = await runPipeline({ model, plan: runs[i], batch: t.batch, steps, warmup: 1, warmupMs: VERIFY_WARMUP_MS, optimizer, backend, seed: 0, trace: false, probe: false });
+      times[i].push(res.stepTimesMs);
+      opts.onPlan?.(++done, rounds * runs.length);
     }
   }
-  return plans.map((_, i) => {
-    const ms = median(times[i]);
-    opts.onPlan?.(i + 1, ms);
-    return { rank: i + 1, measuredStepTimeMs: ms };
+  const base = opts.baseline ? times[runs.length - 1] : null;
+  const verified = plans.map((_, i): VerifiedPlan => {
+    const ms = median(times[i].flat());
+    if (!base) return { rank: i + 1, measuredStepTimeMs: ms };
+    const perRound = times[i].map((x, r) => median(base[r]) / median(x));
+    return { rank: i + 1, measuredStepTimeMs: ms, speedup: { median: median(perRound), min: Math.min(...perRound), max: Math.max(...perRound) } };
   });
+  return { plans: verified, ...(base ? { baselineMs: median(base.flat()) } : {}) };
 }

@@ -5,7 +5,7 @@ import type { CostModel } from '../simulate/cost-model';
 import type { Timeline } from '../trace/timeline';
 import { OP } from '../trace/timeline';
 import type { Plan } from '../schedule/types';
-import { recommend } from './recommend';
+import { rankTraced, recommend } from './recommend';
 import { median } from '../analysis/utilization';
 import type { RankedPlan } from './recommend';
 
@@ -46,7 +46,7 @@ export function recommendForTrace(
   timeline: Timeline,
   file: string,
   opts: { stages?: number; workers?: number; memoryLimitBytes?: number; top?: number } = {},
-): { plans: RankedPlan[]; measuredMs: number | undefined; costs: CostModel; traced: Plan } {
+): { plans: RankedPlan[]; measuredMs: number | undefined; costs: CostModel; traced: Plan; tracedRanked: RankedPlan } {
   timeline = kinetoAsRecommendable(timeline);
   if (!timeline.plan) throw new UsageError([`${file}: the trace has no plan in its pipeprof block; capture it with pipeprof capture`]);
   if (!timeline.batch) throw new UsageError([`${file}: the trace does not record its batch size (pipeprof.run.batch); capture it with pipeprof capture`]);
@@ -57,9 +57,11 @@ export function recommendForTrace(
   } catch (e) {
     throw new UsageError([`${file}: ${(e as Error).message}`]);
   }
-  const plans = recommend({
-    costs, layers: timeline.layers, batch: timeline.batch, traced: timeline.plan, measuredStepMs: measuredMs,
+  if (timeline.origin !== 'kineto' && !costs.fit?.probed)
+    throw new UsageError([`${file}: the trace has no per-layer probe (pipeprof.layerCosts), so no other balance or micro-batch count can be predicted; capture it again without --no-probe`]);
+  const input = {
+    costs, layers: timeline.layers, batch: timeline.batch, traced: timeline.plan,
     stages: opts.stages, workers: opts.workers, memoryLimitBytes: opts.memoryLimitBytes, top: opts.top, model: timeline.model ?? undefined,
-  });
-  return { plans, measuredMs, costs, traced: timeline.plan };
+  };
+  return { plans: recommend(input), measuredMs, costs, traced: timeline.plan, tracedRanked: rankTraced(input) };
 }

@@ -1,7 +1,8 @@
 // Plan search: micro-batch counts, schedules, recompute modes and DP balances, each simulated and ranked by predicted step time under a memory limit.
 import type { CostModel } from '../simulate/cost-model';
-import { kindScaleOf, layerMs, transferMs } from '../simulate/cost-model';
+import { kindScaleOf, layerMs, layerOptMs, transferMs } from '../simulate/cost-model';
 import { simulate, stageBytes } from '../simulate/simulate';
+import { predictionOf } from '../simulate/uncertainty';
 import type { LayerSummary } from '../model/types';
 import type { Plan, RecomputeMode, ScheduleName, SyncConfig, SyncMode } from '../schedule/types';
 import { DEFAULT_SYNC, checkChunks } from '../schedule/types';
@@ -21,11 +22,6 @@ export interface RecommendInput {
   batch: number;
   /** The plan the trace ran: its stage count is the default, and speedups are against it. */
   traced: Plan;
-  /**
-   * The traced plan's measured step time. When given, every predicted time is scaled by
-   * measured / simulated-traced, so the traced plan predicts its own measurement (speedups are unchanged).
-   */
-  measuredStepMs?: number;
   stages?: number;
   /**
    * Workers to use in all (stages × replicas): the search then also chooses the replica count R (S = workers / R) and
@@ -52,8 +48,12 @@ export interface RankedPlan {
   /** With replicas: how they combine gradients. */
   sync?: SyncConfig;
   predictedStepTimeMs: number;
+  /** Half-width of the prediction's interval, as a share of it (predictionOf: the run's spread, the fit, the distance from the traced plan). */
+  intervalRelative: number;
   /** Simulated step time of the traced plan over this plan's, both with the same cost model. */
   speedup: number;
+  /** Whether the gain over the traced plan is larger than the prediction's interval (else the two are within noise). */
+  faster: boolean;
   peakMemoryBytes: number;
   bubbleFraction: number;
   /** Layers per stage, stages joined by '|': `E,3|3,H` for a transformer (E embedding, H head), `3|3|2` otherwise. */
@@ -153,8 +153,8 @@ export function stageBytesModel(c: CostModel, plan: Pick<Plan, 'microbatches' | 
 /** The DP's proxy: each layer's compute over one step, and each boundary's transfers over one step. */
 function partitionInput(c: CostModel, stages: number, M: number, samples: number, recompute: RecomputeMode): PartitionInput {
   const rShare = recompute === 'always' ? 1 : recompute === 'except-last' ? (M - 1) / M : 0;
-  const layer = c.layers.map((l, i) =>
-    M * c.computeScale * (layerMs(c, i, 'F', samples) * kindScaleOf(c, 'F') + layerMs(c, i, 'B', samples) * kindScaleOf(c, 'B') + (rShare ? rShare * layerMs(c, i, 'R', samples) * kindScaleOf(c, 'R') : 0)) + c.opt.msPerParamByte * l.paramBytes);
+  const layer = c.layers.map((_, i) =>
+    M * c.computeScale * (layerMs(c, i, 'F', samples) * kindScaleOf(c, 'F') + layerMs(c, i, 'B', samples) * kindScaleOf(c, 'B') + (rShare ? rShare * layerMs(c, i, 'R', samples) * kindScaleOf(c, 'R') : 0)) + layerOptMs(c, i));
   // The loss runs inside the last stage's F whatever the balance: charge it to the last layer.
   layer[layer.length - 1] += M * (c.lossMsPerSample ?? 0) * samples;
   const boundary = c.layers.map((_, k) => (k === 0 ? 0 : M * 2 * transferMs(c, c.layers[k - 1].activationBytesPerSample * samples)));
@@ -207,7 +207,6 @@ export function recommend(input: RecommendInput): RankedPlan[] {
   const meta = model ? { name: model.name, options: model.options, loss: model.loss ?? 'unknown' } : undefined;
   const run = (plan: Plan): Timeline => simulate({ plan, batch, costs, layers, model: meta });
   const tracedMs = stepTimeMs(run(traced));
-  const scale = input.measuredStepMs !== undefined && input.measuredStepMs > 0 ? input.measuredStepMs / tracedMs : 1;
 
   type Scored = { plan: Plan; ms: number; peak: number };
   const fitting: Scored[] = [];
@@ -245,7 +244,7 @@ export function recommend(input: RecommendInput): RankedPlan[] {
           if (seen.has(key)) continue;
           seen.add(key);
           const timeline = run(plan);
-          const scored = { plan, ms: stepTimeMs(timeline) * scale, peak: peakMemory(timeline) };
+          const scored = { plan, ms: stepTimeMs(timeline), peak: peakMemory(timeline) };
           if (!leanest || scored.peak < leanest.peak) leanest = scored;
           if (limit === undefined || scored.peak <= limit) fitting.push(scored);
         }
@@ -261,9 +260,14 @@ export function recommend(input: RecommendInput): RankedPlan[] {
   // Times within rounding of each other are equal (gpipe and 1f1b often tie exactly in theory).
   const same = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
   fitting.sort((a, b) => (same(a.ms, b.ms) ? 0 : a.ms - b.ms) || a.peak - b.peak || a.plan.microbatches - b.plan.microbatches);
-  const tracedScaled = tracedMs * scale;
   // The bubble only for the plans returned (the simulator is deterministic: replaying gives the same timeline).
-  return fitting.slice(0, Math.max(1, top)).map(({ plan, ms, peak }) => ({
+  return fitting.slice(0, Math.max(1, top)).map(({ plan, ms, peak }) => ranked(input, plan, ms, peak, tracedMs, run(plan)));
+}
+
+/** A plan with its prediction against the traced plan's (`tracedMs`), from its simulated timeline. */
+function ranked(input: RecommendInput, plan: Plan, ms: number, peak: number, tracedMs: number, timeline: Timeline): RankedPlan {
+  const { relative } = predictionOf(input.costs, plan, input.batch, ms);
+  return {
     balance: plan.balance,
     microbatches: plan.microbatches,
     schedule: plan.schedule,
@@ -272,9 +276,18 @@ export function recommend(input: RecommendInput): RankedPlan[] {
     ...(plan.chunks && plan.chunks > 1 ? { chunks: plan.chunks } : {}),
     ...(plan.sync ? { sync: plan.sync } : {}),
     predictedStepTimeMs: ms,
-    speedup: tracedScaled / ms,
+    intervalRelative: relative,
+    speedup: tracedMs / ms,
+    faster: tracedMs / ms - 1 > relative,
     peakMemoryBytes: Math.round(peak),
-    bubbleFraction: bubbleFraction(run(plan)),
-    layout: layoutString(plan.balance, layers),
-  }));
+    bubbleFraction: bubbleFraction(timeline),
+    layout: layoutString(plan.balance, input.layers),
+  };
+}
+
+/** The traced plan itself, ranked like the others (speedup 1): the plan to keep when no other is faster beyond noise. */
+export function rankTraced(input: RecommendInput): RankedPlan {
+  const t = simulate({ plan: input.traced, batch: input.batch, costs: input.costs, layers: input.layers });
+  const ms = stepTimeMs(t);
+  return ranked(input, input.traced, ms, peakMemory(t), ms, t);
 }

@@ -1,11 +1,16 @@
-// Calibration: fits a CostModel to one measured trace (per-layer probe, in-pipeline op times, link, optimizer, memory).
+// Calibration: fits a CostModel to one measured trace (per-layer probe, in-pipeline op times, contention, link, optimizer, memory).
 import type { Timeline } from '../trace/timeline';
+import type { Plan } from '../schedule/types';
 import { mean, median } from '../analysis/utilization';
 import { UsageError } from '../config/errors';
 import { OP } from '../trace/timeline';
-import type { ComputeKind, CostModel } from './cost-model';
-import { stageOpMs } from './cost-model';
-import { predictedPeakMemory } from './simulate';
+import type { CalibrationFit, ComputeKind, CostModel } from './cost-model';
+import { layerMs, stageOpMs } from './cost-model';
+import { predictedPeakMemory, simulate } from './simulate';
+import { SLOW_STEP } from '../analysis/step-spread';
+import { busyProfile, fitContention, opWork } from './contention';
+import { probeCurves, shapeGroups } from './curves';
+import { leastChange, robustSd } from './robust';
 
 const { F, B, W, R, SEND, RECV, OPT, ALLREDUCE, COMPRESS, DECOMPRESS } = OP;
 
@@ -42,6 +47,29 @@ export function fitLine(xs: number[], ys: number[]): { a: number; b: number } | 
   return a > 0 && b >= 0 ? { a, b } : through0;
 }
 
+/**
+ * The common scale of probe time to in-pipeline time, and a fixed cost per op: an intercept only where the points can
+ * fix one (three or more, spanning at least a factor of two), else through the origin.
+ */
+function fitScale(xs: number[], ys: number[]): { a: number; b: number } {
+  const pts = xs.filter((x, i) => x > 0 && ys[i] > 0);
+  const wide = pts.length >= 3 && Math.max(...pts) >= 2 * Math.min(...pts);
+  const line = fitLine(xs, ys) ?? { a: 1, b: 0 };
+  return wide ? line : { a: throughOrigin(xs, ys), b: 0 };
+}
+
+/** Relative least squares through the origin: y ≈ a·x. */
+function throughOrigin(xs: number[], ys: number[]): number {
+  let n = 0;
+  let d = 0;
+  xs.forEach((x, i) => {
+    if (!(x > 0 && ys[i] > 0)) return;
+    n += x / ys[i];
+    d += (x * x) / (ys[i] * ys[i]);
+  });
+  return d > 0 ? n / d : 1;
+}
+
 /** A trace calibration cannot use: one line naming what is missing and the fix (a UsageError: exit code 2 in the CLI). */
 export class CalibrationError extends UsageError {
   constructor(message: string) {
@@ -53,143 +81,103 @@ const fail = (what: string, fix: string): never => {
   throw new CalibrationError(`calibrate: ${what}; ${fix}`);
 };
 
-type Points = CostModel['layers'][number]['points'];
+const RECAPTURE = 'capture the run again with pipeprof capture (tracing on)';
 
-/**
- * For runs with more stages than cores: op i's mean share of a core over its span, when the stages computing at
- * each moment (F, B, R, OPT, SEND: the ops that need a core) split the cores equally.
- */
-function coreShares(tl: Timeline, use: Set<number>, cores: number): (i: number) => number {
-  const t = tl.ops;
-  const busy = (k: number) => k === F || k === B || k === W || k === R || k === OPT || k === SEND || k === COMPRESS || k === DECOMPRESS;
-  // Concurrency as a step function: +1 at each busy op's start, −1 at its end.
-  const edges: [number, number][] = [];
-  for (let i = 0; i < t.length; i++)
-    if (use.has(t.step[i]) && busy(t.kind[i])) edges.push([t.start[i], 1], [t.start[i] + t.dur[i], -1]);
-  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const at: number[] = [];
-  const n: number[] = [];
-  let c = 0;
-  for (const [x, d] of edges) {
-    c += d;
-    if (at.length && at[at.length - 1] === x) n[n.length - 1] = c;
-    else {
-      at.push(x);
-      n.push(c);
-    }
-  }
-  return (i) => {
-    const a = t.start[i];
-    const b = a + t.dur[i];
-    if (!(b > a)) return 1;
-    let lo = 0;
-    let hi = at.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (at[mid] <= a) lo = mid;
-      else hi = mid - 1;
-    }
-    let share = 0;
-    for (let j = lo; j < at.length && at[j] < b; j++) {
-      const x0 = Math.max(a, at[j]);
-      const x1 = Math.min(b, j + 1 < at.length ? at[j + 1] : b);
-      if (x1 > x0) share += (x1 - x0) * Math.min(1, cores / Math.max(1, n[j]));
-    }
-    return share / (b - a);
-  };
+/** What every fit reads: the traced plan's shape and the steps measured. */
+interface Traced {
+  t: Timeline;
+  plan: Plan;
+  batch: number;
+  /** Virtual stages, workers, and whether the backward is split (zb-h1). */
+  V: number;
+  S: number;
+  split: boolean;
+  replicas: number;
+  /** Samples per micro-batch per replica. */
+  mb: number;
+  stageLayers: number[][];
+  use: Set<number>;
+  /** The measured steps that are not slow (≤ SLOW_STEP × the median): op times are typical over these, as the step time is a median. */
+  typicalSteps: Set<number>;
+  cores: number;
 }
 
-/**
- * Each layer's probe points, sorted by size; layers of the same shape (kind, parameters, FLOPs, output) share one curve,
- * the median over them at each size, which cancels most of the probe's noise. The model's first layer stays alone:
- * it never computes an input gradient, whatever the plan.
- */
-function pooledCurves(t: Timeline): Points[] {
-  const own = t.layers.map((l) => t.layerCosts.find((c) => c.layer === l.name)!.points.slice().sort((a, b) => a.size - b.size));
-  const groups = new Map<string, number[]>();
-  t.layers.forEach((l, i) => {
-    if (i === 0) return;
-    const k = `${l.kind}/${l.params}/${l.flops}/${l.activationBytes}`;
-    groups.set(k, [...(groups.get(k) ?? []), i]);
-  });
-  const out = own.map((p) => p.map((q) => ({ size: q.size, forwardMs: q.forwardMs, backwardMs: q.backwardMs })));
-  for (const members of groups.values()) {
-    if (members.length < 2) continue;
-    const sizes = own[members[0]].map((p) => p.size);
-    if (!members.every((i) => own[i].length === sizes.length && own[i].every((p, j) => p.size === sizes[j]))) continue;
-    const curve = sizes.map((size, j) => ({ size, forwardMs: median(members.map((i) => own[i][j].forwardMs)), backwardMs: median(members.map((i) => own[i][j].backwardMs)) }));
-    for (const i of members) out[i] = curve.map((p) => ({ ...p }));
-  }
-  return out;
-}
-
-/** Fits the simulator's cost model to a measured run so that simulating its own plan reproduces its op times. */
-export function calibrate(measured: Timeline): CostModel {
-  const RECAPTURE = 'capture the run again with pipeprof capture (tracing on)';
+function traced(measured: Timeline): Traced {
   const plan = measured.plan ?? fail('the trace has no plan (pipeprof.plan)', 'calibrate from a trace written by pipeprof capture');
   const batch = measured.batch ?? fail('the trace does not say its minibatch size (pipeprof.run.batch)', 'calibrate from a trace written by pipeprof capture');
   // Compute ops belong to virtual stages (k = chunk·S + stage: the stage itself without chunks), OPT to workers.
   const V = plan.balance.length;
-  const S = V / (plan.chunks ?? 1);
-  const split = plan.schedule === 'zb-h1';
   const L = plan.balance.reduce((a, b) => a + b, 0);
   if (measured.layers.length !== L)
     fail(`the trace lists ${measured.layers.length} layers (pipeprof.layers) but its plan places ${L}`, 'calibrate from a trace written by pipeprof capture, which records every layer');
   if (batch % plan.microbatches !== 0) fail(`the trace's batch ${batch} is not divisible by its ${plan.microbatches} micro-batches`, 'the trace is damaged; capture it again');
   const replicas = Math.max(1, plan.replicas ?? 1);
-  // Each replica computes its share of every micro-batch.
-  const mb = batch / plan.microbatches / replicas;
   const first: number[] = [];
   plan.balance.reduce((n, b) => (first.push(n), n + b), 0);
-  const stageLayers = plan.balance.map((b, s) => Array.from({ length: b }, (_, i) => first[s] + i));
-
   // Measured (not warm-up) steps; all steps when none is marked measured.
   const measuredSteps = new Set(measured.steps.filter((s) => !s.warmup).map((s) => s.step));
+  const counted = measuredSteps.size || measured.steps.length;
+  if (counted < 2)
+    fail(`the trace has ${counted} measured step${counted === 1 ? '' : 's'}, and how far a prediction holds is judged from the spread of at least 2`, 'capture it again with --steps 4 or more');
   const use = measuredSteps.size ? measuredSteps : new Set(measured.steps.map((s) => s.step));
-  const t = measured.ops;
-  const cores = measured.host?.cpus && measured.host.cpus > 0 ? measured.host.cpus : undefined;
-  const shareOf = cores !== undefined && S * replicas > cores ? coreShares(measured, use, cores) : null;
-  const perStage = (n: number) => Array.from({ length: n }, () => [] as number[]);
-  const byStage = { F: perStage(V), B: perStage(V), W: perStage(V), R: perStage(V), OPT: perStage(S) };
-  const sends: { bytes: number; start: number; dur: number; key: string }[] = [];
-  const recvs: { dur: number; start: number; key: string }[] = [];
+  const durations = measured.steps.filter((s) => use.has(s.step)).map((s) => [s.step, (s.endUs - s.startUs) / 1000] as const);
+  const med = median(durations.map(([, d]) => d));
+  const typicalSteps = new Set(durations.filter(([, d]) => d <= SLOW_STEP * med).map(([s]) => s));
+  return {
+    t: measured, plan, batch, V, S: V / (plan.chunks ?? 1), split: plan.schedule === 'zb-h1', replicas, typicalSteps,
+    mb: batch / plan.microbatches / replicas,
+    stageLayers: plan.balance.map((b, s) => Array.from({ length: b }, (_, i) => first[s] + i)),
+    use,
+    cores: measured.host?.cpus && measured.host.cpus > 0 ? measured.host.cpus : Infinity,
+  };
+}
+
+/** The run's ops sorted for the fits, each compute op as the work it did (its time less what contention and shared cores took). */
+interface OpSamples {
+  byStage: { F: number[][]; B: number[][]; W: number[][]; R: number[][]; OPT: number[][] };
+  sends: { bytes: number; start: number; dur: number; key: string }[];
+  recvs: { dur: number; start: number; key: string }[];
   /** Per step: when its first op started and its last OPT ended. */
-  const span = new Map<number, { first: number; lastOpt: number }>();
-  /** Every weight-gradient op, B or (split) W (to tell each virtual stage's first of a step, which accumulates no gradient), and virtual stage 0's ops in order. */
-  const bs: { step: number; stage: number; start: number; dur: number }[] = [];
-  const stage0: { step: number; kind: number; start: number; end: number }[] = [];
+  span: Map<number, { first: number; lastOpt: number }>;
+  /** Every weight-gradient op, B or (split) W (to tell each virtual stage's first of a step, which accumulates no gradient). */
+  bs: { step: number; stage: number; start: number; dur: number }[];
+  /** Virtual stage 0's ops and its worker's OPT, in order. */
+  stage0: { step: number; kind: number; start: number; end: number }[];
+}
+
+function opSamples(c: Traced, contention: number): OpSamples {
+  const { t: measured, V, S, split, use } = c;
+  // The busy profile over every measured step; the samples from the typical ones.
+  const t = measured.ops;
+  const profile = Number.isFinite(c.cores) || contention > 0 ? busyProfile(measured, use) : null;
+  const perStage = (n: number) => Array.from({ length: n }, () => [] as number[]);
+  const out: OpSamples = { byStage: { F: perStage(V), B: perStage(V), W: perStage(V), R: perStage(V), OPT: perStage(S) }, sends: [], recvs: [], span: new Map(), bs: [], stage0: [] };
+  const { byStage } = out;
   for (let i = 0; i < t.length; i++) {
-    if (!use.has(t.step[i]) || t.replica[i] !== 0) continue;
+    if (!c.typicalSteps.has(t.step[i]) || t.replica[i] !== 0) continue;
     const s = t.stage[i];
     if (s >= S) continue;
     const vs = (t.chunk[i] > 0 ? t.chunk[i] : 0) * S + s;
     if (vs >= V) continue;
     const k = t.kind[i];
-    // With more stages than cores, an op took longer than its work: count only the share of a core it had.
-    const d = (t.dur[i] / 1000) * (shareOf && k !== RECV ? shareOf(i) : 1);
+    // An op next to other computing workers took longer than its work: count the work (a RECV only waits).
+    const d = (profile && k !== RECV ? opWork(profile, t.start[i], t.dur[i], c.cores, contention) : t.dur[i]) / 1000;
     const st = t.start[i] / 1000;
-    const w = span.get(t.step[i]) ?? { first: Infinity, lastOpt: -Infinity };
-    span.set(t.step[i], w);
+    const w = out.span.get(t.step[i]) ?? { first: Infinity, lastOpt: -Infinity };
+    out.span.set(t.step[i], w);
     if (st < w.first) w.first = st;
-    if (s === 0 && (vs === 0 || k === OPT)) stage0.push({ step: t.step[i], kind: k, start: st, end: st + t.dur[i] / 1000 });
+    if (s === 0 && (vs === 0 || k === OPT)) out.stage0.push({ step: t.step[i], kind: k, start: st, end: st + t.dur[i] / 1000 });
     if (k === F) byStage.F[vs].push(d);
-    else if (k === (split ? W : B)) bs.push({ step: t.step[i], stage: vs, start: st, dur: d });
+    else if (k === (split ? W : B)) out.bs.push({ step: t.step[i], stage: vs, start: st, dur: d });
     else if (k === B) byStage.B[vs].push(d);
     else if (k === R) byStage.R[vs].push(d);
     else if (k === OPT) {
       byStage.OPT[s].push(d);
       if (st + t.dur[i] / 1000 > w.lastOpt) w.lastOpt = st + t.dur[i] / 1000;
-    } else if (k === SEND) sends.push({ bytes: t.bytes[i], start: st, dur: d, key: `${t.step[i]}/${t.microbatch[i]}/${s}>${t.peer[i]}` });
-    else if (k === RECV) recvs.push({ dur: d, start: st, key: `${t.step[i]}/${t.microbatch[i]}/${t.peer[i]}>${s}` });
+    } else if (k === SEND) out.sends.push({ bytes: t.bytes[i], start: st, dur: d, key: `${t.step[i]}/${t.microbatch[i]}/${s}>${t.peer[i]}` });
+    else if (k === RECV) out.recvs.push({ dur: d, start: st, key: `${t.step[i]}/${t.microbatch[i]}/${t.peer[i]}>${s}` });
   }
-  // Gradient accumulation: a stage's later Bs of a step against its first, per byte of the stage's weights (fitted below).
-  const firstB = new Map<string, number>();
-  for (const b of bs) {
-    const k = `${b.step}/${b.stage}`;
-    if ((firstB.get(k) ?? Infinity) > b.start) firstB.set(k, b.start);
-  }
-  const isFirstB = (b: (typeof bs)[number]) => firstB.get(`${b.step}/${b.stage}`) === b.start;
-  for (const b of bs) (split ? byStage.W : byStage.B)[b.stage].push(b.dur);
+  for (const b of out.bs) (split ? byStage.W : byStage.B)[b.stage].push(b.dur);
   const where = (k: number) => (V > S ? `virtual stage ${k} (stage ${k % S}, chunk ${Math.floor(k / S)})` : `stage ${k}`);
   for (let k = 0; k < V; k++)
     if (!byStage.F[k].length || !byStage.B[k].length || (split && !byStage.W[k].length))
@@ -197,31 +185,68 @@ export function calibrate(measured: Timeline): CostModel {
   // A PyTorch pipeline's trace marks no optimizer step as a pipeline op: its update counts as free.
   if (measured.origin === 'kineto') for (const ops of byStage.OPT) if (!ops.length) ops.push(0);
   for (let s = 0; s < S; s++) if (!byStage.OPT[s].length) fail(`stage ${s} has no OPT op in the trace's measured steps`, `calibration needs the optimizer update's time; ${RECAPTURE}`);
-  const typ = { F: byStage.F.map(typical), B: byStage.B.map(typical), W: byStage.W.map(typical), R: byStage.R.map(typical), OPT: byStage.OPT.map(typical) };
+  return out;
+}
 
-  const probe = new Map(measured.layerCosts.map((c) => [c.layer, c]));
-  const layerParamBytes = measured.layers.map((l) => probe.get(l.name)?.paramBytes ?? 4 * l.params);
-  const paramBytes = stageLayers.map((ls) => ls.reduce((n, l) => n + layerParamBytes[l], 0));
-  /** Per worker: the weights of all its chunks (for the optimizer and memory fits). */
-  const workerParamBytes = Array.from({ length: S }, (_, s) => paramBytes.reduce((n, p, k) => (k % S === s ? n + p : n), 0));
-  const accumDiffs = plan.balance.map((_, s) => {
-    const mine = bs.filter((b) => b.stage === s);
-    const firsts = mine.filter(isFirstB).map((b) => b.dur);
-    const rest = mine.filter((b) => !isFirstB(b)).map((b) => b.dur);
+/**
+ * Gradient accumulation: a stage's later weight-gradient ops of a step against its first, per byte of the stage's
+ * weights; and each virtual stage's typical weight-gradient op without it.
+ */
+function fitAccumulation(c: Traced, o: OpSamples, paramBytes: number[]): { msPerParamByte: number; typicalGrad: number[] } {
+  const firstB = new Map<string, number>();
+  for (const b of o.bs) {
+    const k = `${b.step}/${b.stage}`;
+    if ((firstB.get(k) ?? Infinity) > b.start) firstB.set(k, b.start);
+  }
+  const isFirst = (b: OpSamples['bs'][number]) => firstB.get(`${b.step}/${b.stage}`) === b.start;
+  const diffs = c.plan.balance.map((_, s) => {
+    const mine = o.bs.filter((b) => b.stage === s);
+    const firsts = mine.filter(isFirst).map((b) => b.dur);
+    const rest = mine.filter((b) => !isFirst(b)).map((b) => b.dur);
     return firsts.length && rest.length ? median(rest) - median(firsts) : NaN;
   });
-  const accumPts = accumDiffs.map((d, s) => [paramBytes[s], d]).filter(([p, d]) => p > 0 && Number.isFinite(d));
-  const gradAccumMsPerParamByte = accumPts.length ? Math.max(0, accumPts.reduce((a, [p, d]) => a + p * d, 0) / accumPts.reduce((a, [p]) => a + p * p, 0)) : 0;
-  // Backward alone: what each B took less its accumulation.
-  (split ? typ.W : typ.B).splice(0, V, ...plan.balance.map((_, s) => typical(bs.filter((b) => b.stage === s).map((b) => b.dur - (isFirstB(b) ? 0 : gradAccumMsPerParamByte * paramBytes[s])))));
+  const pts = diffs.map((d, s) => [paramBytes[s], d]).filter(([p, d]) => p > 0 && Number.isFinite(d));
+  const msPerParamByte = pts.length ? Math.max(0, pts.reduce((a, [p, d]) => a + p * d, 0) / pts.reduce((a, [p]) => a + p * p, 0)) : 0;
+  const typicalGrad = c.plan.balance.map((_, s) => typical(o.bs.filter((b) => b.stage === s).map((b) => b.dur - (isFirst(b) ? 0 : msPerParamByte * paramBytes[s]))));
+  return { msPerParamByte, typicalGrad };
+}
 
-  // Per-layer points: the cost probe when the trace has one for every layer; else each stage's typical op split by FLOPs.
-  const probed = measured.layers.every((l) => (probe.get(l.name)?.points.length ?? 0) > 0);
-  const curves = probed ? pooledCurves(measured) : null;
-  const layers: CostModel['layers'] = measured.layers.map((l, i) => {
-    const c = probe.get(l.name);
+/** The first stage makes each micro-batch's input before its F, untraced: the median gap before an F that did not wait, per sample. */
+function fitInput(o: OpSamples, mb: number): number {
+  const gaps: number[] = [];
+  const byStep = new Map<number, OpSamples['stage0']>();
+  for (const x of o.stage0) byStep.set(x.step, [...(byStep.get(x.step) ?? []), x]);
+  for (const ops of byStep.values()) {
+    ops.sort((a, b) => a.start - b.start);
+    let end = -Infinity;
+    for (const x of ops) {
+      if (x.kind === F && end > -Infinity) gaps.push(Math.max(0, x.start - end));
+      end = Math.max(end, x.end);
+    }
+  }
+  return gaps.length ? median(gaps) / mb : 0;
+}
+
+type Typical = Record<'F' | 'B' | 'W' | 'R' | 'OPT', number[]>;
+
+/** Per-layer points: the probe's fitted curves when the trace has a probe for every layer; else each stage's typical op split by FLOPs. */
+function fitLayers(c: Traced, typ: Typical, layerParamBytes: number[]): { layers: CostModel['layers']; probed: boolean; probeNoise: number } {
+  const { t: measured, stageLayers, split, mb } = c;
+  const probe = new Map(measured.layerCosts.map((x) => [x.layer, x]));
+  const withProbe = measured.layers.filter((l) => (probe.get(l.name)?.points.length ?? 0) > 0);
+  if (withProbe.length && withProbe.length < measured.layers.length)
+    fail(`the per-layer probe (pipeprof.layerCosts) covers ${withProbe.length} of the ${measured.layers.length} layers (missing: ${measured.layers.find((l) => !withProbe.includes(l))!.name})`, 'the trace is damaged; capture it again');
+  for (const x of measured.layerCosts)
+    for (const p of x.points)
+      if (!(p.size > 0) || ![p.forwardMs, p.backwardMs, p.inputGradMs ?? 0, p.weightGradMs ?? 0].every((v) => Number.isFinite(v) && v >= 0))
+        fail(`the per-layer probe of layer ${x.layer} has a point that is not a size and non-negative times (${JSON.stringify(p)})`, 'the trace is damaged; capture it again');
+  const probed = withProbe.length === measured.layers.length;
+  const fitted = probed ? probeCurves(measured) : null;
+  const curves = fitted?.curves;
+  const layers = measured.layers.map((l, i) => {
+    const x = probe.get(l.name);
     const base = { name: l.name, activationBytesPerSample: l.activationBytes, flops: l.flops };
-    if (curves && c) return { ...base, points: curves[i], savedBytesPerSample: c.savedBytesPerSample, paramBytes: c.paramBytes, ...(c.pendingBytesPerSample !== undefined ? { pendingBytesPerSample: c.pendingBytesPerSample } : {}) };
+    if (curves && x) return { ...base, points: curves[i], savedBytesPerSample: x.savedBytesPerSample, paramBytes: x.paramBytes, ...(x.pendingBytesPerSample !== undefined ? { pendingBytesPerSample: x.pendingBytesPerSample } : {}) };
     const s = stageLayers.findIndex((ls) => ls.includes(i));
     const total = stageLayers[s].reduce((n, j) => n + measured.layers[j].flops, 0);
     const share = total > 0 ? l.flops / total : 1 / stageLayers[s].length;
@@ -232,83 +257,127 @@ export function calibrate(measured: Timeline): CostModel {
       paramBytes: layerParamBytes[i],
     };
   });
+  return { layers, probed, probeNoise: fitted?.noise ?? 0 };
+}
 
-  // The first stage makes each micro-batch's input before its F, untraced: the gap before an F that did not wait.
-  const inputGaps: number[] = [];
-  const byStep = new Map<number, typeof stage0>();
-  for (const o of stage0) byStep.set(o.step, [...(byStep.get(o.step) ?? []), o]);
-  for (const ops of byStep.values()) {
-    ops.sort((a, b) => a.start - b.start);
-    let end = -Infinity;
-    for (const o of ops) {
-      if (o.kind === F && end > -Infinity) inputGaps.push(Math.max(0, o.start - end));
-      end = Math.max(end, o.end);
-    }
-  }
-
-  const c: CostModel = {
-    layers, opOverheadMs: 0, link: { latencyMs: 0, bytesPerMs: NO_LINK_BYTES_PER_MS }, opt: { fixedMs: 0, msPerParamByte: 0 },
-    computeScale: 1, memory: { baseBytes: 0, stateBytesPerParamByte: 0 }, ...(cores !== undefined ? { cores } : {}),
-  };
-
-  // computeScale and overhead: predicted stage ops (probe sums) against the measured typical (mean) op times.
-  // The last stage's F also computes the loss, which the probe does not time: it is fitted apart, as what remains.
+/**
+ * Compute: a common scale (and a fixed cost per op where the run can fix one) from the probe to the run, then for each
+ * kind of op the least change to each group of same-shaped layers' curve that makes every stage's op take what it took
+ * in the run (leastChange): the probe gives the shape of the costs, the run their level at the traced size under its
+ * real contention. The last stage's F also computes the loss, which the probe does not time: it is what remains.
+ */
+function fitCompute(c: Traced, cm: CostModel, typ: Typical): { shapeSpread: number } {
+  const { V, stageLayers, split, mb } = c;
+  const kinds = (split ? ['F', 'B', 'W', 'R'] : ['F', 'B', 'R']) as ('F' | 'B' | 'W' | 'R')[];
+  const asKind = (kind: 'F' | 'B' | 'W' | 'R'): ComputeKind => (kind === 'B' && split ? 'I' : kind);
+  const counted = (kind: string, k: number) => Number.isFinite(typ[kind as 'F'][k]) && typ[kind as 'F'][k] > 0 && !(kind === 'F' && k === V - 1);
   const xs: number[] = [];
   const ys: number[] = [];
   for (let k = 0; k < V; k++)
-    for (const kind of ['F', 'B', 'W', 'R'] as const) {
-      const y = typ[kind][k];
-      if (!Number.isFinite(y) || (kind === 'F' && k === V - 1)) continue;
-      // With a split backward, B is the input-gradient half (I) and W the weight-gradient half.
-      xs.push(stageOpMs(c, stageLayers[k], kind === 'B' && split ? 'I' : kind, mb));
-      ys.push(y);
-    }
-  const line = fitLine(xs, ys) ?? { a: 1, b: 0 };
-  c.computeScale = line.a;
-  c.opOverheadMs = line.b / line.a;
-  // Per kind, what the line leaves: next to the other workers a forward and a backward do not slow down alike.
-  const kindScale: Partial<Record<ComputeKind, number>> = {};
-  for (const kind of ['F', 'B', 'W', 'R'] as const) {
-    const as: ComputeKind = kind === 'B' && split ? 'I' : kind;
-    let m = 0;
-    let p = 0;
+    for (const kind of kinds)
+      if (counted(kind, k)) {
+        xs.push(stageOpMs(cm, stageLayers[k], asKind(kind), mb));
+        ys.push(typ[kind][k]);
+      }
+  const line = fitScale(xs, ys);
+  // The scale goes into the curves themselves, so each layer carries its own level.
+  cm.opOverheadMs = line.b;
+  for (const l of cm.layers) l.points = l.points.map((p) => scalePoint(p, line.a));
+  const ratios = xs.map((x, i) => Math.log(ys[i] / (x * line.a + line.b)));
+  const groups = shapeGroups(c.t.layers);
+  const groupOf = new Int32Array(cm.layers.length);
+  groups.forEach((g, j) => g.forEach((l) => (groupOf[l] = j)));
+  const factors: Partial<Record<'F' | 'B' | 'W', number[]>> = {};
+  for (const kind of kinds) {
+    if (kind === 'R') continue;
+    const rows: number[][] = [];
+    const m: number[] = [];
     for (let k = 0; k < V; k++) {
-      const y = typ[kind][k];
-      if (!Number.isFinite(y) || (kind === 'F' && k === V - 1)) continue;
-      m += y;
-      p += stageOpMs(c, stageLayers[k], as, mb);
+      if (!counted(kind, k)) continue;
+      const row = new Array<number>(groups.length).fill(0);
+      for (const l of stageLayers[k]) row[groupOf[l]] += layerMs(cm, l, asKind(kind), mb);
+      const fixed = cm.opOverheadMs * cm.computeScale;
+      if (row.some((x) => x > 0) && typ[kind][k] > fixed) {
+        rows.push(row);
+        m.push(typ[kind][k] - fixed);
+      }
     }
-    if (m > 0 && p > 0) kindScale[as] = m / p;
+    if (!rows.length) continue;
+    // Groups the run says nothing of keep their curve; the rest change as little as the run allows.
+    factors[kind] = leastChange(rows, m, groups.map(() => 1));
   }
-  c.kindScale = kindScale;
-  c.lossMsPerSample = Math.max(0, typ.F[V - 1] - stageOpMs(c, stageLayers[V - 1], 'F', mb)) / mb;
-  c.gradAccumMsPerParamByte = gradAccumMsPerParamByte;
-  c.inputMsPerSample = inputGaps.length ? median(inputGaps) / mb : 0;
-
-  // Link: the sender's SEND is the bandwidth part; a RECV of a tensor that had already arrived is the latency part.
-  // A RECV that started before its SEND did waited for it: what it took beyond the transfer is the receiver's wake-up.
-  if (sends.length) {
-    const rates = sends.filter((x) => x.dur > 0 && x.bytes > 0).map((x) => x.bytes / x.dur);
-    const bytesPerMs = rates.length ? median(rates) : NO_LINK_BYTES_PER_MS;
-    const sendOf = new Map(sends.map((x) => [x.key, x]));
-    const arrived: number[] = [];
-    const waited: { start: number; end: number; bytes: number }[] = [];
-    for (const r of recvs) {
-      const x = sendOf.get(r.key);
-      if (!x) continue;
-      if (x.start + x.dur <= r.start) arrived.push(r.dur);
-      else if (x.start > r.start) waited.push({ start: x.start, end: r.start + r.dur, bytes: x.bytes });
+  for (const [j, g] of groups.entries())
+    for (const l of g) {
+      const layer = cm.layers[l];
+      layer.points = layer.points.map((p) => {
+        const q = { ...p };
+        const f = factors.F?.[j] ?? 1;
+        q.forwardMs *= f;
+        if (split) {
+          const fi = factors.B?.[j] ?? 1;
+          const fw = factors.W?.[j] ?? 1;
+          const i = p.inputGradMs ?? p.backwardMs;
+          const w = p.weightGradMs ?? 0;
+          q.inputGradMs = i * fi;
+          q.weightGradMs = w * fw;
+          q.backwardMs = p.backwardMs * (i + w > 0 ? (i * fi + w * fw) / (i + w) : fi);
+        } else {
+          const fb = factors.B?.[j] ?? 1;
+          q.backwardMs *= fb;
+          if (p.inputGradMs !== undefined) q.inputGradMs = p.inputGradMs * fb;
+          if (p.weightGradMs !== undefined) q.weightGradMs = p.weightGradMs * fb;
+        }
+        return q;
+      });
     }
-    const latencyMs = arrived.length ? median(arrived) : recvs.length ? Math.min(...recvs.map((r) => r.dur)) : 0;
-    const wakeMs = waited.length ? Math.max(0, median(waited.map((w) => w.end - w.start - w.bytes / bytesPerMs - latencyMs))) : 0;
-    c.link = { latencyMs, bytesPerMs, wakeMs };
-  }
+  // A recompute repeats a forward; what it took beyond that is its own scale.
+  let mR = 0;
+  let pR = 0;
+  for (let k = 0; k < V; k++)
+    if (counted('R', k)) {
+      mR += typ.R[k];
+      pR += stageOpMs(cm, stageLayers[k], 'F', mb);
+    }
+  cm.kindScale = mR > 0 && pR > 0 ? { R: mR / pR } : {};
+  cm.lossMsPerSample = Math.max(0, typ.F[V - 1] - stageOpMs(cm, stageLayers[V - 1], 'F', mb)) / mb;
+  return { shapeSpread: ratios.length >= 2 ? robustSd(ratios) || Math.max(...ratios.map(Math.abs)) : 0 };
+}
 
-  // Replica link: all-reduce hops (send to received and applied) against their bytes; codecs per byte of float32 input.
+const scalePoint = (p: CostModel['layers'][number]['points'][number], a: number) => ({
+  ...p,
+  forwardMs: p.forwardMs * a,
+  backwardMs: p.backwardMs * a,
+  ...(p.inputGradMs !== undefined ? { inputGradMs: p.inputGradMs * a } : {}),
+  ...(p.weightGradMs !== undefined ? { weightGradMs: p.weightGradMs * a } : {}),
+});
+
+/** Link: the sender's SEND is the bandwidth part; a RECV of a tensor already there is the latency; one that waited, beyond the transfer, the wake-up. */
+function fitLink(o: OpSamples): CostModel['link'] {
+  const { sends, recvs } = o;
+  if (!sends.length) return { latencyMs: 0, bytesPerMs: NO_LINK_BYTES_PER_MS };
+  const rates = sends.filter((x) => x.dur > 0 && x.bytes > 0).map((x) => x.bytes / x.dur);
+  const bytesPerMs = rates.length ? median(rates) : NO_LINK_BYTES_PER_MS;
+  const sendOf = new Map(sends.map((x) => [x.key, x]));
+  const arrived: number[] = [];
+  const waited: { start: number; end: number; bytes: number }[] = [];
+  for (const r of recvs) {
+    const x = sendOf.get(r.key);
+    if (!x) continue;
+    if (x.start + x.dur <= r.start) arrived.push(r.dur);
+    else if (x.start > r.start) waited.push({ start: x.start, end: r.start + r.dur, bytes: x.bytes });
+  }
+  const latencyMs = arrived.length ? median(arrived) : recvs.length ? Math.min(...recvs.map((r) => r.dur)) : 0;
+  const wakeMs = waited.length ? Math.max(0, median(waited.map((w) => w.end - w.start - w.bytes / bytesPerMs - latencyMs))) : 0;
+  return { latencyMs, bytesPerMs, wakeMs };
+}
+
+/** Replica link: all-reduce hops (send to received and applied) against their bytes; codecs per byte of float32 input. */
+function fitReplicaLink(c: Traced, cm: CostModel): void {
+  const t = c.t.ops;
   const hops: { bytes: number; ms: number }[] = [];
   const codec = { c: { ms: 0, bytes: 0 }, d: { ms: 0, bytes: 0 } };
   for (let i = 0; i < t.length; i++) {
-    if (!use.has(t.step[i])) continue;
+    if (!c.use.has(t.step[i])) continue;
     const k = t.kind[i];
     if (k === ALLREDUCE && t.bytes[i] > 0 && t.peer[i] >= 0) hops.push({ bytes: t.bytes[i], ms: t.dur[i] / 1000 });
     else if (k === COMPRESS || k === DECOMPRESS) {
@@ -317,66 +386,136 @@ export function calibrate(measured: Timeline): CostModel {
       acc.bytes += t.bytes[i];
     }
   }
-
   if (hops.length) {
     // The replicas talk over the same transport as the stages: its bandwidth when the trace has transfers; each hop's
     // latency is what a hop took beyond that (waking the receiver, the replicas' skew), the mean over hops.
     // Without transfers, a line through the hops. Hop bytes are wire bytes (the model applies the codec's share).
-    if (c.link.bytesPerMs < NO_LINK_BYTES_PER_MS) {
-      const bw = c.link.bytesPerMs;
-      c.reduceLink = { latencyMs: Math.max(0, typical(hops.map((h) => h.ms - h.bytes / bw))), bytesPerMs: bw };
+    if (cm.link.bytesPerMs < NO_LINK_BYTES_PER_MS) {
+      const bw = cm.link.bytesPerMs;
+      cm.reduceLink = { latencyMs: Math.max(0, typical(hops.map((h) => h.ms - h.bytes / bw))), bytesPerMs: bw };
     } else {
       const line = fitLine(hops.map((h) => h.bytes), hops.map((h) => h.ms));
-      if (line) c.reduceLink = { latencyMs: line.b, bytesPerMs: 1 / line.a };
+      if (line) cm.reduceLink = { latencyMs: line.b, bytesPerMs: 1 / line.a };
     }
   }
   if (codec.c.bytes > 0 && codec.d.bytes > 0) {
     const perByte = codec.c.ms / codec.c.bytes + codec.d.ms / codec.d.bytes;
-    c.codecMsPerByte = { fp16: perByte, int8: perByte };
+    cm.codecMsPerByte = { fp16: perByte, int8: perByte };
   }
+}
 
-
-  // The barrier: a step's start to its first op, its last OPT to its end.
-  const gaps = measured.steps.filter((st) => use.has(st.step) && span.has(st.step)).map((st) => {
-    const w = span.get(st.step)!;
+/** The barrier: a step's start to its first op, its last OPT to its end (no OPT op, a PyTorch trace: no end gap). */
+function fitBarrier(c: Traced, o: OpSamples): CostModel['stepOverhead'] | undefined {
+  const gaps = c.t.steps.filter((st) => c.use.has(st.step) && o.span.has(st.step)).map((st) => {
+    const w = o.span.get(st.step)!;
     return { start: w.first - st.startUs / 1000, end: st.endUs / 1000 - w.lastOpt };
   });
-  const ends = gaps.map((g) => g.end).filter(Number.isFinite); // no OPT op (a PyTorch trace): no end gap to measure
-  if (gaps.length) c.stepOverhead = { startMs: Math.max(0, median(gaps.map((g) => g.start))), endMs: ends.length ? Math.max(0, median(ends)) : 0 };
+  const ends = gaps.map((g) => g.end).filter(Number.isFinite);
+  return gaps.length ? { startMs: Math.max(0, median(gaps.map((g) => g.start))), endMs: ends.length ? Math.max(0, median(ends)) : 0 } : undefined;
+}
 
-  // Optimizer: per-stage OPT time against the stage's weight bytes.
-  const opt = fitLine(workerParamBytes, typ.OPT);
+/**
+ * Optimizer: per-worker OPT time against its weight bytes (a line), then the least change to each group of same-shaped
+ * layers' share that gives every worker the OPT it took (an embedding's update is not a dense layer's, byte for byte).
+ */
+function fitOptimizer(c: Traced, cm: CostModel, typOpt: number[], workerParamBytes: number[]): void {
   const allZero = workerParamBytes.every((p) => p === 0);
-  c.opt = allZero || !opt ? { fixedMs: median(typ.OPT), msPerParamByte: 0 } : { fixedMs: opt.b, msPerParamByte: opt.a };
-
-  // Memory: measured peak per stage minus weights and predicted activations = base + state × weights.
-  const peaks = Array.from({ length: S }, () => -Infinity);
-  for (const m of measured.memory) if (m.stage < S && m.bytes > peaks[m.stage]) peaks[m.stage] = m.bytes;
-  if (peaks.every((p) => Number.isFinite(p))) {
-    const bare = predictedPeakMemory({ plan, batch, costs: c });
-    const resid = peaks.map((p, s) => p - bare[s]);
-    const distinct = new Set(workerParamBytes).size > 1;
-    let state: number;
-    let base: number;
-    if (allZero) {
-      state = 0;
-      base = Math.max(0, median(resid));
-    } else if (distinct) {
-      const n = S;
-      const mx = workerParamBytes.reduce((a, b) => a + b, 0) / n;
-      const my = resid.reduce((a, b) => a + b, 0) / n;
-      const sxy = workerParamBytes.reduce((a, p, s) => a + (p - mx) * (resid[s] - my), 0);
-      const sxx = workerParamBytes.reduce((a, p) => a + (p - mx) ** 2, 0);
-      state = sxy / sxx;
-      base = my - state * mx;
-      if (state < 0) [state, base] = [0, Math.max(0, my)];
-      else if (base < 0) [state, base] = [Math.max(0, workerParamBytes.reduce((a, p, s) => a + p * resid[s], 0) / workerParamBytes.reduce((a, p) => a + p * p, 0)), 0];
-    } else {
-      // Equal weights on every stage cannot separate a base from optimizer state: all of it goes to the state.
-      state = Math.max(0, workerParamBytes.reduce((a, p, s) => a + p * resid[s], 0) / workerParamBytes.reduce((a, p) => a + p * p, 0));
-      base = 0;
+  const opt = fitLine(workerParamBytes, typOpt);
+  cm.opt = allZero || !opt ? { fixedMs: median(typOpt), msPerParamByte: 0 } : { fixedMs: opt.b, msPerParamByte: opt.a };
+  if (allZero || !opt) return;
+  const groups = shapeGroups(c.t.layers);
+  const workerLayers = Array.from({ length: c.S }, (_, s) => c.stageLayers.flatMap((ls, k) => (k % c.S === s ? ls : [])));
+  const rows: number[][] = [];
+  const m: number[] = [];
+  workerLayers.forEach((ls, s) => {
+    const row = groups.map((g) => g.reduce((n, l) => n + (ls.includes(l) ? cm.opt.msPerParamByte * cm.layers[l].paramBytes : 0), 0));
+    if (row.some((x) => x > 0) && typOpt[s] > cm.opt.fixedMs) {
+      rows.push(row);
+      m.push(typOpt[s] - cm.opt.fixedMs);
     }
-    c.memory = { baseBytes: base, stateBytesPerParamByte: state };
+  });
+  if (!rows.length) return;
+  const f = leastChange(rows, m, groups.map(() => 1));
+  groups.forEach((g, j) => g.forEach((l) => (cm.layers[l].optMs = cm.opt.msPerParamByte * cm.layers[l].paramBytes * f[j])));
+}
+
+/** Memory: measured peak per stage minus weights and predicted activations = base + state × weights. */
+function fitMemory(c: Traced, cm: CostModel, workerParamBytes: number[]): void {
+  const { S } = c;
+  const peaks = Array.from({ length: S }, () => -Infinity);
+  for (const m of c.t.memory) if (m.stage < S && m.bytes > peaks[m.stage]) peaks[m.stage] = m.bytes;
+  if (!peaks.every((p) => Number.isFinite(p))) return;
+  const bare = predictedPeakMemory({ plan: c.plan, batch: c.batch, costs: cm });
+  const resid = peaks.map((p, s) => p - bare[s]);
+  const allZero = workerParamBytes.every((p) => p === 0);
+  const distinct = new Set(workerParamBytes).size > 1;
+  const through0 = () => Math.max(0, workerParamBytes.reduce((a, p, s) => a + p * resid[s], 0) / workerParamBytes.reduce((a, p) => a + p * p, 0));
+  let state: number;
+  let base: number;
+  if (allZero) {
+    state = 0;
+    base = Math.max(0, median(resid));
+  } else if (distinct) {
+    const mx = workerParamBytes.reduce((a, b) => a + b, 0) / S;
+    const my = resid.reduce((a, b) => a + b, 0) / S;
+    const sxy = workerParamBytes.reduce((a, p, s) => a + (p - mx) * (resid[s] - my), 0);
+    const sxx = workerParamBytes.reduce((a, p) => a + (p - mx) ** 2, 0);
+    state = sxy / sxx;
+    base = my - state * mx;
+    if (state < 0) [state, base] = [0, Math.max(0, my)];
+    else if (base < 0) [state, base] = [through0(), 0];
+  } else {
+    // Equal weights on every stage cannot separate a base from optimizer state: all of it goes to the state.
+    [state, base] = [through0(), 0];
   }
-  return c;
+  cm.memory = { baseBytes: base, stateBytesPerParamByte: state };
+}
+
+/** How well the fitted model holds on its own run: the traced plan replayed against the measured steps. */
+function fitQuality(c: Traced, cm: CostModel, probed: boolean, shapeSpread: number, probeNoise: number): CalibrationFit {
+  const steps = c.t.steps.filter((s) => c.use.has(s.step)).map((s) => (s.endUs - s.startUs) / 1000);
+  const med = median(steps);
+  const replay = simulate({ plan: c.plan, batch: c.batch, costs: cm, layers: c.t.layers, steps: 1 });
+  const predicted = (replay.steps[0].endUs - replay.steps[0].startUs) / 1000;
+  return {
+    tracedSamples: c.mb, tracedBalance: c.plan.balance.slice(), stepSpread: med > 0 ? robustSd(steps) / med : 0, steps: steps.length,
+    residual: med > 0 ? Math.abs(predicted / med - 1) : 0, shapeSpread, probeNoise, probed,
+  };
+}
+
+/** Fits the simulator's cost model to a measured run so that simulating its own plan reproduces its op times. */
+export function calibrate(measured: Timeline): CostModel {
+  const c = traced(measured);
+  const { V, S, split, mb, stageLayers } = c;
+  // Workers slowing each other: fitted from how the same ops' times vary with the others computing (PyTorch ranks each have their GPU).
+  const contention = measured.origin === 'kineto' ? 0 : fitContention(measured, c.use, c.cores);
+  const o = opSamples(c, contention);
+  const { byStage } = o;
+  const typ: Typical = { F: byStage.F.map(typical), B: byStage.B.map(typical), W: byStage.W.map(typical), R: byStage.R.map(typical), OPT: byStage.OPT.map(typical) };
+
+  const probe = new Map(measured.layerCosts.map((x) => [x.layer, x]));
+  const layerParamBytes = measured.layers.map((l) => probe.get(l.name)?.paramBytes ?? 4 * l.params);
+  const paramBytes = stageLayers.map((ls) => ls.reduce((n, l) => n + layerParamBytes[l], 0));
+  /** Per worker: the weights of all its chunks (for the optimizer and memory fits). */
+  const workerParamBytes = Array.from({ length: S }, (_, s) => paramBytes.reduce((n, p, k) => (k % S === s ? n + p : n), 0));
+  const accum = fitAccumulation(c, o, paramBytes);
+  // Backward alone: what each weight-gradient op took less its accumulation.
+  (split ? typ.W : typ.B).splice(0, V, ...accum.typicalGrad);
+
+  const { layers, probed, probeNoise } = fitLayers(c, typ, layerParamBytes);
+  const cm: CostModel = {
+    layers, opOverheadMs: 0, link: fitLink(o), opt: { fixedMs: 0, msPerParamByte: 0 }, computeScale: 1,
+    memory: { baseBytes: 0, stateBytesPerParamByte: 0 }, ...(Number.isFinite(c.cores) ? { cores: c.cores } : {}),
+    ...(contention > 0 ? { contention } : {}),
+  };
+  const { shapeSpread } = fitCompute(c, cm, typ);
+  cm.gradAccumMsPerParamByte = accum.msPerParamByte;
+  cm.inputMsPerSample = fitInput(o, mb);
+  fitReplicaLink(c, cm);
+  const barrier = fitBarrier(c, o);
+  if (barrier) cm.stepOverhead = barrier;
+  fitOptimizer(c, cm, typ.OPT, workerParamBytes);
+  fitMemory(c, cm, workerParamBytes);
+  cm.fit = fitQuality(c, cm, probed, shapeSpread, probeNoise);
+  return cm;
 }

@@ -14,6 +14,8 @@ export interface CostModel {
     paramBytes: number;
     activationBytesPerSample: number;
     flops: number;
+    /** The layer's share of its stage's optimizer update (OPT), ms; absent: `opt.msPerParamByte` × its weight bytes. */
+    optMs?: number;
   }[];
   /** Fixed cost per compute op (F, B, R) beyond its layers, in probe milliseconds (scaled by `computeScale` like the layers). */
   opOverheadMs: number;
@@ -51,6 +53,36 @@ export interface CostModel {
   reduceLink?: { latencyMs: number; bytesPerMs: number };
   /** Optional: compress + decompress time per float32 byte, by codec; 0 when absent. */
   codecMsPerByte?: { fp16: number; int8: number };
+  /**
+   * Optional: how much workers computing at once slow each other (shared memory bandwidth and caches): with n workers
+   * computing, each runs at 1 / (1 + contention × (n − 1)) of its own speed (and at most cores / n of a core). 0 when absent.
+   */
+  contention?: number;
+  /** Optional: how well the calibration fits its trace, for the interval of each prediction (see uncertainty.ts). */
+  fit?: CalibrationFit;
+}
+
+/** What a calibration knows of its own error: the traced run's spread, the fit's residuals, and where it was measured. */
+export interface CalibrationFit {
+  /** Samples per micro-batch (per replica) of the traced plan: the size the run's own ops anchor. */
+  tracedSamples: number;
+  /** The traced plan: predictions of other balances, schedules or sizes add the shape error. */
+  tracedBalance: number[];
+  /** Relative spread of the traced run's measured step times (robust standard deviation / median). */
+  stepSpread: number;
+  /** Measured steps behind the calibration. */
+  steps: number;
+  /** |predicted − measured| / measured of the traced plan's step time under the fitted model. */
+  residual: number;
+  /**
+   * How far the probe's relative costs disagree with the run's (the robust spread of per-stage, per-kind ratios of
+   * measured to probed time): the error of moving work between stages or to another micro-batch size, per doubling.
+   */
+  shapeSpread: number;
+  /** The probe's own noise: the robust relative spread of same-shaped layers' probed times (0 without two of a shape). */
+  probeNoise?: number;
+  /** Whether the trace had the per-layer probe (without it, no other size or balance can be predicted). */
+  probed: boolean;
 }
 
 /** Bytes on the wire per float32 byte. */
@@ -132,9 +164,15 @@ export function transferMs(c: CostModel, bytes: number): number {
   return c.link.latencyMs + bytes / c.link.bytesPerMs;
 }
 
+/** One layer's share of the optimizer update. */
+export function layerOptMs(c: CostModel, layer: number): number {
+  const l = c.layers[layer];
+  return l.optMs ?? c.opt.msPerParamByte * l.paramBytes;
+}
+
 /** The optimizer update (OPT) of a stage holding `layers`. */
 export function optMs(c: CostModel, layers: number[]): number {
-  let bytes = 0;
-  for (const l of layers) bytes += c.layers[l].paramBytes;
-  return c.opt.fixedMs + c.opt.msPerParamByte * bytes;
+  let ms = c.opt.fixedMs;
+  for (const l of layers) ms += layerOptMs(c, l);
+  return ms;
 }

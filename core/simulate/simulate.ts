@@ -9,6 +9,7 @@ import { OP } from '../trace/timeline';
 import type { StepRecord } from '../trace/schema';
 import type { CostModel } from './cost-model';
 import { allReduceMs, kindScaleOf, layerMs, optMs, parameterServerMs, stageOpMs } from './cost-model';
+import { workerRate } from './contention';
 
 export interface SimulateRequest {
   plan: Plan;
@@ -443,11 +444,14 @@ const CPU = 2;
 const DONE = 3;
 
 /**
- * One step with fewer cores than stages: stages that compute at the same time share the cores equally (a stage
- * worker is one thread; the OS splits `cores` among the busy ones). F, B, W, R, OPT and SEND need a core; waiting for
+ * One step with fewer cores than stages, or workers that slow each other (`costs.contention`): stages that compute at
+ * the same time share the cores equally (a stage worker is one thread; the OS splits `cores` among the busy ones) and
+ * each runs slower by the contention of the others (workerRate). F, B, W, R, OPT and SEND need a core; waiting for
  * a tensor and the link's latency do not. Returns the last OPT's end.
  */
 function replayStepShared(r: Replay, t: number, start: number, cores: number): number {
+  const R = r.replicas;
+  const contention = r.costs.contention ?? 0;
   const { S, schedule } = r;
   const ptr = new Int32Array(S);
   /** Per op: 0 receive, 1 compute, 2 send. */
@@ -578,7 +582,8 @@ function replayStepShared(r: Replay, t: number, start: number, cores: number): n
   while (done < S) {
     let busy = 0;
     for (let s = 0; s < S; s++) if (mode[s] === CPU) busy++;
-    const rate = busy > cores ? cores / busy : 1;
+    // Each busy stage stands for its R replicas, all computing on the same machine.
+    const rate = workerRate(busy * R, cores * R, contention);
     let next = Infinity;
     for (let s = 0; s < S; s++) {
       const at = mode[s] === CPU ? now + remaining[s] / rate : mode[s] === DELAY ? delayEnd[s] : Infinity;
@@ -631,7 +636,7 @@ export function simulate(req: SimulateRequest): Timeline {
     r.gradSent.fill(NaN);
     r.held.fill(0);
     r.backedUp.fill(0);
-    const lastOpt = S > cores || req.shareCores ? replayStepShared(r, t, stepStart + startMs, cores) : replayStep(r, t, stepStart + startMs);
+    const lastOpt = S > cores || (costs.contention ?? 0) > 0 || req.shareCores ? replayStepShared(r, t, stepStart + startMs, cores) : replayStep(r, t, stepStart + startMs);
     const stepEnd = lastOpt + endMs;
     stepRecords.push({ step: t, startUs: stepStart * 1000, endUs: stepEnd * 1000, loss: NaN, warmup: false });
     stepStart = stepEnd;

@@ -53,15 +53,22 @@ async function trace(): Promise<string> {
 test('--json lists plans best first with exactly the documented fields', async () => {
   const r = await recommendCli(['recommend', await trace(), '--json', '--top', '4']);
   assert.equal(r.code, 0, r.err);
-  const { plans } = JSON.parse(r.out);
+  const { plans, traced, keepTraced } = JSON.parse(r.out);
   assert.equal(plans.length, 4);
+  assert.ok(traced.predictedStepTimeMs > 0 && traced.measuredStepTimeMs > 0 && traced.intervalRelative > 0);
+  // The traced plan comes first exactly when no other plan's gain is beyond its interval.
+  assert.equal(keepTraced, plans[0].traced === true);
+  assert.equal(keepTraced, !plans.some((p: { faster: boolean }) => p.faster));
   for (const p of plans) {
-    assert.deepEqual(Object.keys(p), ['balance', 'microbatches', 'schedule', 'recompute', 'replicas', 'predictedStepTimeMs', 'speedup', 'peakMemoryBytes', 'layout']);
+    const keys = ['balance', 'microbatches', 'schedule', 'recompute', 'replicas', 'predictedStepTimeMs', 'intervalRelative', 'speedup', 'faster', 'peakMemoryBytes', 'layout'];
+    assert.deepEqual(Object.keys(p), p.traced ? [...keys, 'traced'] : keys);
+    assert.equal(p.faster, p.speedup - 1 > p.intervalRelative);
     assert.equal(p.balance.reduce((a: number, b: number) => a + b, 0), 4);
     assert.equal(p.balance.length, 2);
     assert.match(p.layout, /^E(,\d)?\|(\d,)?H$/);
   }
-  for (let i = 1; i < plans.length; i++) assert.ok(plans[i - 1].predictedStepTimeMs <= plans[i].predictedStepTimeMs * (1 + 1e-9));
+  const others = plans.filter((p: { traced?: boolean }) => !p.traced);
+  for (let i = 1; i < others.length; i++) assert.ok(others[i - 1].predictedStepTimeMs <= others[i].predictedStepTimeMs * (1 + 1e-9));
   const three = JSON.parse((await recommendCli(['recommend', await trace(), '--json', '--stages', '3'])).out).plans;
   assert.ok(three.length > 0 && three.every((p: { balance: number[] }) => p.balance.length === 3));
 });
@@ -73,10 +80,12 @@ test('text output: one row per plan with layout, balance, step time, speedup, bu
   assert.match(lines[0], /^traced plan  balance \[2,2\], 2 micro-batches, 1f1b, recompute never: [\d.]+ ms per step \(median, measured\)$/);
   assert.ok(lines.includes('memory limit 1.00 GiB per stage'));
   const header = lines.findIndex((l) => l.startsWith('#  layout'));
-  assert.match(lines[header], /^#\s+layout\s+balance\s+M\s+schedule\s+recompute\s+step ms\s+speedup\s+bubble\s+peak memory$/);
-  const rows = lines.slice(header + 1);
+  assert.match(lines[header], /^#\s+layout\s+balance\s+M\s+schedule\s+recompute\s+predicted ms\s+±\s+speedup\s+vs traced\s+bubble\s+peak memory$/);
+  const rows = lines.slice(header + 1, header + 4);
   assert.equal(rows.length, 3);
-  for (const [i, row] of rows.entries()) assert.match(row, new RegExp(`^${i + 1}\\s+E\\S*H\\s+\\[[\\d,]+\\]\\s+\\d+\\s+(gpipe|1f1b|zb-h1|interleaved-1f1b)\\s+(never|except-last|always)\\s+[\\d.]+\\s+[\\d.]+x\\s+[\\d.]+%\\s+[\\d.]+ [KMG]iB$`));
+  for (const [i, row] of rows.entries()) assert.match(row, new RegExp(`^${i + 1}\\s+E\\S*H\\s+\\[[\\d,]+\\]\\s+\\d+\\s+(gpipe|1f1b|zb-h1|interleaved-1f1b)\\s+(never|except-last|always)\\s+[\\d.]+\\s+[\\d.]+%\\s+[\\d.]+x\\s+(faster|within noise|traced plan)\\s+[\\d.]+%\\s+[\\d.]+ [KMG]iB$`));
+  // Every plan said to be faster is faster by more than its interval; otherwise the traced plan is kept and the text says so.
+  if (rows[0].includes('traced plan')) assert.match(r.out, /^keep the traced plan: it is already within noise of the best plan found .*; run with --verify 3 to measure the top plans against it side by side$/m);
 });
 
 test('bad flags and a memory limit below every plan: exit 2 with one line each, nothing printed on stdout', async () => {
@@ -307,10 +316,18 @@ test('--verify N runs the top N plans for real and ranks them by measured step t
   assert.equal(cap.code, 0, cap.err);
   const r = await cli(['recommend', trace, '--verify', '2', '--top', '3', '--json']);
   assert.equal(r.code, 0, r.err);
-  const plans = JSON.parse(r.out).plans as { measuredStepTimeMs?: number }[];
+  const out = JSON.parse(r.out) as { keepTraced: boolean; traced: { verifiedStepTimeMs: number }; plans: { traced?: boolean; measuredStepTimeMs?: number; measuredSpeedup?: { median: number; min: number; max: number } }[] };
+  const { plans } = out;
   assert.equal(plans.length, 3);
-  assert.ok(plans[0].measuredStepTimeMs! > 0 && plans[1].measuredStepTimeMs! > 0 && plans[2].measuredStepTimeMs === undefined);
-  assert.ok(plans[0].measuredStepTimeMs! <= plans[1].measuredStepTimeMs!, 'verified plans come fastest measured first');
+  // The traced plan was measured in the same rounds; each verified plan's measured speedup over it has a range.
+  assert.ok(out.traced.verifiedStepTimeMs > 0);
+  const measured = plans.filter((p) => p.measuredStepTimeMs !== undefined);
+  assert.equal(measured.length, 2);
+  for (const p of measured) assert.ok(p.measuredSpeedup!.min <= p.measuredSpeedup!.median && p.measuredSpeedup!.median <= p.measuredSpeedup!.max);
+  assert.ok(measured[0].measuredStepTimeMs! <= measured[1].measuredStepTimeMs!, 'verified plans come fastest measured first');
+  // Never a plan that measured slower than the traced one: when none beat it, the traced plan comes first.
+  if (out.keepTraced) assert.ok(plans[0].traced === true && measured[0].measuredStepTimeMs! >= out.traced.verifiedStepTimeMs);
+  else assert.ok(plans[0].measuredStepTimeMs! < out.traced.verifiedStepTimeMs);
   const bad = await cli(['recommend', trace, '--verify', 'x']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--verify must be a positive integer/);

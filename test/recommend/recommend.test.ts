@@ -76,10 +76,8 @@ test('plans come ranked by predicted step time, each as the simulator predicts i
   // The best beats the traced plan; the search finds more micro-batches worth it when the per-op cost is small.
   assert.ok(plans[0].speedup > 1);
   assert.ok(plans[0].microbatches > 2);
-  // The measured step time rescales predictions (the traced plan predicts its measurement) but not the speedups.
-  const scaled = recommend({ costs, layers, batch: 16, traced, top: 10, measuredStepMs: 2 * tracedMs });
-  assert.deepEqual(scaled.map((p) => p.speedup), plans.map((p) => p.speedup));
-  assert.ok(scaled.every((p, i) => Math.abs(p.predictedStepTimeMs - 2 * plans[i].predictedStepTimeMs) < 1e-9));
+  // A hand-made cost model has no fit, so no interval: every gain counts.
+  assert.ok(plans.every((p) => p.intervalRelative === 0 && p.faster === p.speedup > 1));
 });
 
 test('a very costly last layer: the recommended balance moves layers off the last stage', () => {

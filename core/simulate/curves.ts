@@ -1,0 +1,72 @@
+// Per-layer cost curves from the probe: layers of one shape share a curve, outlying points are dropped, and each curve never falls with size.
+import type { Timeline } from '../trace/timeline';
+import type { CostModel } from './cost-model';
+import { median } from '../analysis/utilization';
+import { curveOutliers, isotonic, robustSd } from './robust';
+
+type Points = CostModel['layers'][number]['points'];
+const FIELDS = ['forwardMs', 'backwardMs', 'inputGradMs', 'weightGradMs'] as const;
+
+/** Layers that share one cost curve: same kind, weights, FLOPs and output. The model's first layer stays alone (it never computes an input gradient). */
+export function shapeGroups(layers: Timeline['layers']): number[][] {
+  const groups = new Map<string, number[]>();
+  layers.forEach((l, i) => {
+    const k = i === 0 ? 'first' : `${l.kind}/${l.params}/${l.flops}/${l.activationBytes}`;
+    groups.set(k, [...(groups.get(k) ?? []), i]);
+  });
+  return [...groups.values()];
+}
+
+/**
+ * One group's curve: at each probed size the median over the group's layers (which cancels one noisy layer), then, per
+ * field, the points off the curve's power law dropped (curveOutliers) and the rest made non-decreasing (isotonic). A
+ * size whose forward or backward is dropped is left out, so every point holds only kept values.
+ */
+export function groupCurve(own: Points[]): Points {
+  const sizes = [...new Set(own.flatMap((p) => p.map((q) => q.size)))].sort((a, b) => a - b);
+  const at = sizes.map((size) => own.map((p) => p.find((q) => q.size === size)).filter((q) => q !== undefined));
+  const pooled = FIELDS.map((f) => at.map((qs) => {
+    const v = qs.map((q) => q[f]).filter((x): x is number => x !== undefined && Number.isFinite(x));
+    return v.length === qs.length && v.length ? median(v) : undefined;
+  }));
+  const keep = sizes.map(() => true);
+  for (const [k, vals] of pooled.entries()) {
+    if (vals.some((v) => v === undefined)) continue;
+    const drop = curveOutliers(sizes, vals as number[]);
+    // The split backward's halves only refine B: their outliers do not drop a size's forward and backward.
+    if (k < 2) drop.forEach((d, j) => d && (keep[j] = false));
+  }
+  const idx = sizes.map((_, j) => j).filter((j) => keep[j]);
+  const mono = pooled.map((vals) => (vals.every((v) => v !== undefined) ? isotonic(idx.map((j) => vals[j]!)) : null));
+  return idx.map((j, n) => ({
+    size: sizes[j],
+    forwardMs: mono[0]![n],
+    backwardMs: mono[1]![n],
+    ...(mono[2] ? { inputGradMs: mono[2][n] } : {}),
+    ...(mono[3] ? { weightGradMs: mono[3][n] } : {}),
+  }));
+}
+
+/**
+ * Every layer's fitted curve (layers of a group share it), from the trace's probe; and the probe's own noise: the
+ * robust relative spread of same-shaped layers' times around their group's median, as the error of that median
+ * (0 when no two layers share a shape).
+ */
+export function probeCurves(t: Timeline): { curves: Points[]; noise: number } {
+  const own = t.layers.map((l) => t.layerCosts.find((c) => c.layer === l.name)!.points);
+  const curves: Points[] = new Array(t.layers.length);
+  const devs: number[] = [];
+  for (const g of shapeGroups(t.layers)) {
+    const curve = groupCurve(g.map((i) => own[i]));
+    for (const i of g) curves[i] = curve.map((p) => ({ ...p }));
+    if (g.length < 2) continue;
+    for (const size of new Set(g.flatMap((i) => own[i].map((p) => p.size))))
+      for (const f of ['forwardMs', 'backwardMs'] as const) {
+        const v = g.map((i) => own[i].find((p) => p.size === size)?.[f]).filter((x): x is number => x !== undefined && x > 0);
+        const m = median(v);
+        // The pooled median of n layers varies about 1.25 / √n as much as one layer's time.
+        if (v.length >= 2 && m > 0) for (const x of v) devs.push(((x / m - 1) * 1.25) / Math.sqrt(v.length));
+      }
+  }
+  return { curves, noise: devs.length ? robustSd(devs) : 0 };
+}

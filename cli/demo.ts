@@ -10,6 +10,7 @@ import { printSummary } from './capture';
 import { readTimeline } from '../core/io/read-trace';
 import { buildReport } from '../core/analysis/report';
 import { recommendForTrace } from '../core/recommend/for-trace';
+import { predictionText } from '../core/simulate/uncertainty';
 import { formatReport } from './report';
 import { planText } from '../core/config/apply-plan';
 
@@ -30,9 +31,9 @@ export function registerDemo(program: Command, io: CliIO): void {
     .command('demo')
     .description('train the built-in transformer on 2 stages, write demo.pptrace.json and summarize it')
     .option('--out <file>', `trace file to write (default: "${DEMO_CONFIG.out}")`)
-    .option('--steps <T>', `measured steps (default: ${DEMO_CONFIG.steps})`)
+    .option('--steps <T>', `measured steps, at least 2 (the recommendation's interval needs their spread) (default: ${DEMO_CONFIG.steps})`)
     .action(async (flags: { out?: string; steps?: string }) => {
-      const cfg = { ...DEMO_CONFIG, out: flags.out ?? DEMO_CONFIG.out, steps: flags.steps ? Math.max(1, Math.floor(Number(flags.steps)) || DEMO_CONFIG.steps) : DEMO_CONFIG.steps };
+      const cfg = { ...DEMO_CONFIG, out: flags.out ?? DEMO_CONFIG.out, steps: flags.steps ? Math.max(2, Math.floor(Number(flags.steps)) || DEMO_CONFIG.steps) : DEMO_CONFIG.steps };
       const t = DEFAULT_OPTIONS.transformer;
       io.err(`pipeprof demo: training the built-in transformer (embedding, ${t.blocks} blocks, LM head over ${t.vocab} tokens) on 2 stage workers\n`);
       const progress = new Progress(io, 'demo');
@@ -43,7 +44,10 @@ export function registerDemo(program: Command, io: CliIO): void {
       io.out(`\n${formatReport(buildReport(timeline), cfg.out)}\n`);
       const { plans } = recommendForTrace(timeline, cfg.out, { top: 1 });
       const best = plans[0];
-      io.out(`recommended ${best.layout} · ${planText(best)}: ${best.predictedStepTimeMs.toFixed(1)} ms per step predicted, ${best.speedup.toFixed(2)}x the traced plan\n`);
+      const predicted = `${predictionText({ ms: best.predictedStepTimeMs, relative: best.intervalRelative })} per step predicted`;
+      io.out(best.faster
+        ? `recommended ${best.layout} · ${planText(best)}: ${predicted}, ${best.speedup.toFixed(2)}x the traced plan\n`
+        : `recommended keep the traced plan: the best other, ${best.layout} · ${planText(best)}, ${predicted}, is within noise of it (${best.speedup.toFixed(2)}x); pipeprof recommend --verify 3 measures them side by side\n`);
       io.out(`next        pipeprof recommend ${cfg.out} --apply pipeprof.config.json   then   pipeprof capture pipeprof.config.json\n`);
     });
 }

@@ -1,4 +1,5 @@
 // The extension's commands: Profile Training, Open Trace, Recommend, Compare Two Traces, Refresh Runs, and `_state` for tests.
+import { predictionText } from '../core/simulate/uncertainty';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -233,7 +234,7 @@ export class Commands implements vscode.Disposable {
         const items = session.plans.map((p, i) => ({
           rank: i + 1,
           label: `#${i + 1}  ${p.layout}`,
-          description: `${p.predictedStepTimeMs.toFixed(1)} ms per step · ${p.speedup.toFixed(2)}x`,
+          description: `${predictionText({ ms: p.predictedStepTimeMs, relative: p.intervalRelative })} per step · ${p.speedup.toFixed(2)}x${p.faster ? '' : ' (within noise of the traced plan)'}`,
           detail: `${planText(p)} · bubble ${(p.bubbleFraction * 100).toFixed(1)}% · peak memory ${formatBytes(p.peakMemoryBytes)}`,
         }));
         const pick = await vscode.window.showQuickPick(items, { title: `pipeprof: plans for ${path.basename(trace)}, best first`, placeHolder: 'apply a plan to the config', matchOnDetail: true });

@@ -158,7 +158,7 @@ export function runView(t: Timeline, title: string, opts: { maxOps?: number; sou
 export function recommendationViews(plans: readonly RankedPlan[]): RecommendationView[] {
   return plans.map((p, i) => ({
     rank: i + 1, layout: p.layout, balance: p.balance.slice(), microbatches: p.microbatches, schedule: p.schedule, recompute: p.recompute,
-    predictedStepTimeMs: p.predictedStepTimeMs, speedup: p.speedup, peakMemoryBytes: p.peakMemoryBytes,
+    predictedStepTimeMs: p.predictedStepTimeMs, intervalRelative: p.intervalRelative, speedup: p.speedup, faster: p.faster, peakMemoryBytes: p.peakMemoryBytes,
   }));
 }
 

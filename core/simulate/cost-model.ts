@@ -79,7 +79,7 @@ export interface CalibrationFit {
    * measured to probed time): the error of moving work between stages or to another micro-batch size, per doubling.
    */
   shapeSpread: number;
-  /** The probe's own noise: the robust relative spread of same-shaped layers' probed times (0 without two of a shape). */
+  /** The probe's own noise: the robust spread (log) of its times around a smooth curve in size (0 without a curve of three sizes). */
   probeNoise?: number;
   /** Whether the trace had the per-layer probe (without it, no other size or balance can be predicted). */
   probed: boolean;

@@ -2,7 +2,7 @@
 import type { Timeline } from '../trace/timeline';
 import type { CostModel } from './cost-model';
 import { median } from '../analysis/utilization';
-import { curveOutliers, isotonic, robustSd } from './robust';
+import { curveOutliers, isotonic, robustSd, theilSen } from './robust';
 
 type Points = CostModel['layers'][number]['points'];
 const FIELDS = ['forwardMs', 'backwardMs', 'inputGradMs', 'weightGradMs'] as const;
@@ -49,24 +49,24 @@ export function groupCurve(own: Points[]): Points {
 
 /**
  * Every layer's fitted curve (layers of a group share it), from the trace's probe; and the probe's own noise: the
- * robust relative spread of same-shaped layers' times around their group's median, as the error of that median
- * (0 when no two layers share a shape).
+ * robust spread of the groups' probed times around a smooth power law in size (theilSen in log–log; a curve that bends
+ * adds to it, so it errs on the wide side). 0 when no curve has three sizes.
  */
 export function probeCurves(t: Timeline): { curves: Points[]; noise: number } {
   const own = t.layers.map((l) => t.layerCosts.find((c) => c.layer === l.name)!.points);
   const curves: Points[] = new Array(t.layers.length);
-  const devs: number[] = [];
+  const resid: number[] = [];
   for (const g of shapeGroups(t.layers)) {
     const curve = groupCurve(g.map((i) => own[i]));
     for (const i of g) curves[i] = curve.map((p) => ({ ...p }));
-    if (g.length < 2) continue;
-    for (const size of new Set(g.flatMap((i) => own[i].map((p) => p.size))))
-      for (const f of ['forwardMs', 'backwardMs'] as const) {
-        const v = g.map((i) => own[i].find((p) => p.size === size)?.[f]).filter((x): x is number => x !== undefined && x > 0);
-        const m = median(v);
-        // The pooled median of n layers varies about 1.25 / √n as much as one layer's time.
-        if (v.length >= 2 && m > 0) for (const x of v) devs.push(((x / m - 1) * 1.25) / Math.sqrt(v.length));
-      }
+    const pts = own[g[0]].filter((p) => p.size > 0 && p.forwardMs > 0 && p.backwardMs > 0);
+    if (pts.length < 3) continue;
+    for (const f of ['forwardMs', 'backwardMs'] as const) {
+      const lx = pts.map((p) => Math.log(p.size));
+      const ly = pts.map((p) => Math.log(median(g.map((i) => own[i].find((q) => q.size === p.size)?.[f] ?? p[f]))));
+      const { a, b } = theilSen(lx, ly);
+      ly.forEach((y, j) => resid.push(y - a - b * lx[j]));
+    }
   }
-  return { curves, noise: devs.length ? robustSd(devs) : 0 };
+  return { curves, noise: resid.length ? robustSd(resid) : 0 };
 }

@@ -40,7 +40,11 @@ export interface RecommendationView {
   schedule: string;
   recompute: string;
   predictedStepTimeMs: number;
+  /** Half-width of the prediction's interval as a share of it (absent in older hosts: no interval shown). */
+  intervalRelative?: number;
   speedup: number;
+  /** Whether the gain over the traced plan is beyond the interval (absent: not said). */
+  faster?: boolean;
   peakMemoryBytes: number;
 }
 

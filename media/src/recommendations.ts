@@ -40,8 +40,8 @@ export class RecommendationsView {
         label(r.microbatches),
         label(r.schedule),
         label(r.recompute),
-        fmtMs(r.predictedStepTimeMs),
-        Number.isFinite(r.speedup) ? `${r.speedup.toFixed(2)}×` : '–',
+        typeof r.intervalRelative === 'number' && r.intervalRelative > 0 ? `${fmtMs(r.predictedStepTimeMs)} ± ${(r.intervalRelative * 100).toFixed(1)} %` : fmtMs(r.predictedStepTimeMs),
+        Number.isFinite(r.speedup) ? `${r.speedup.toFixed(2)}×${r.faster === false ? ' (within noise)' : ''}` : '–',
         fmtBytes(r.peakMemoryBytes),
       ];
       const tr = h('tr', { attrs: { 'data-rank': label(r.rank) } }, ...cells.map((c, i) => h('td', { class: numeric.has(i) ? 'num' : '' }, c)), h('td', { class: 'actions' }, preview, apply, state));

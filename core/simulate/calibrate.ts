@@ -283,7 +283,8 @@ function fitCompute(c: Traced, cm: CostModel, typ: Typical): { shapeSpread: numb
   // The scale goes into the curves themselves, so each layer carries its own level.
   cm.opOverheadMs = line.b;
   for (const l of cm.layers) l.points = l.points.map((p) => scalePoint(p, line.a));
-  const ratios = xs.map((x, i) => Math.log(ys[i] / (x * line.a + line.b)));
+  // How much the run's time per probed ms differs between stages and kinds: what the probe's relative costs get wrong.
+  const ratios = xs.map((x, i) => Math.log(ys[i] / x)).filter(Number.isFinite);
   const groups = shapeGroups(c.t.layers);
   const groupOf = new Int32Array(cm.layers.length);
   groups.forEach((g, j) => g.forEach((l) => (groupOf[l] = j)));
@@ -340,7 +341,14 @@ function fitCompute(c: Traced, cm: CostModel, typ: Typical): { shapeSpread: numb
     }
   cm.kindScale = mR > 0 && pR > 0 ? { R: mR / pR } : {};
   cm.lossMsPerSample = Math.max(0, typ.F[V - 1] - stageOpMs(cm, stageLayers[V - 1], 'F', mb)) / mb;
-  return { shapeSpread: ratios.length >= 2 ? robustSd(ratios) || Math.max(...ratios.map(Math.abs)) : 0 };
+  return { shapeSpread: sampleSd(ratios) };
+}
+
+/** The sample standard deviation (n − 1); 0 for fewer than two values. */
+function sampleSd(xs: readonly number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 }
 
 const scalePoint = (p: CostModel['layers'][number]['points'][number], a: number) => ({

@@ -2,7 +2,7 @@
 import type { Timeline } from '../trace/timeline';
 import type { CostModel } from './cost-model';
 import { median } from '../analysis/utilization';
-import { curveOutliers, isotonic, robustSd, theilSen } from './robust';
+import { curveOutliers, isotonic, quadraticResiduals, robustSd } from './robust';
 
 type Points = CostModel['layers'][number]['points'];
 const FIELDS = ['forwardMs', 'backwardMs', 'inputGradMs', 'weightGradMs'] as const;
@@ -49,8 +49,8 @@ export function groupCurve(own: Points[]): Points {
 
 /**
  * Every layer's fitted curve (layers of a group share it), from the trace's probe; and the probe's own noise: the
- * robust spread of the groups' probed times around a smooth power law in size (theilSen in log–log; a curve that bends
- * adds to it, so it errs on the wide side). 0 when no curve has three sizes.
+ * robust spread (log) of the groups' probed times around a smooth curve in size (a quadratic in log–log), 0 when no
+ * curve has four sizes.
  */
 export function probeCurves(t: Timeline): { curves: Points[]; noise: number } {
   const own = t.layers.map((l) => t.layerCosts.find((c) => c.layer === l.name)!.points);
@@ -60,12 +60,10 @@ export function probeCurves(t: Timeline): { curves: Points[]; noise: number } {
     const curve = groupCurve(g.map((i) => own[i]));
     for (const i of g) curves[i] = curve.map((p) => ({ ...p }));
     const pts = own[g[0]].filter((p) => p.size > 0 && p.forwardMs > 0 && p.backwardMs > 0);
-    if (pts.length < 3) continue;
     for (const f of ['forwardMs', 'backwardMs'] as const) {
       const lx = pts.map((p) => Math.log(p.size));
       const ly = pts.map((p) => Math.log(median(g.map((i) => own[i].find((q) => q.size === p.size)?.[f] ?? p[f]))));
-      const { a, b } = theilSen(lx, ly);
-      ly.forEach((y, j) => resid.push(y - a - b * lx[j]));
+      resid.push(...quadraticResiduals(lx, ly));
     }
   }
   return { curves, noise: resid.length ? robustSd(resid) : 0 };

@@ -33,6 +33,21 @@ export function isotonic(ys: readonly number[], ws: readonly number[] = ys.map((
 }
 
 /**
+ * Residuals of a least-squares quadratic y ≈ a + b·x + c·x², scaled by √(n / (n − 3)) for the three fitted terms;
+ * none for fewer than four points.
+ */
+export function quadraticResiduals(xs: readonly number[], ys: readonly number[]): number[] {
+  const n = xs.length;
+  if (n < 4) return [];
+  const rows = xs.map((x) => [1, x, x * x]);
+  const K = [0, 1, 2].map((i) => [0, 1, 2].map((j) => rows.reduce((s, r) => s + r[i] * r[j], 0)));
+  const r = [0, 1, 2].map((i) => rows.reduce((s, row, k) => s + row[i] * ys[k], 0));
+  const [a, b, c] = solve(K, r);
+  const k = Math.sqrt(n / (n - 3));
+  return xs.map((x, i) => (ys[i] - a - b * x - c * x * x) * k);
+}
+
+/**
  * Which points of a cost curve (time `ys` at sizes `xs`, sorted) are outliers: off a Theil–Sen power law (a line in
  * log–log) by more than 3 robust deviations and more than 25 %. At most a third of the points are dropped, and none of
  * fewer than four.
@@ -72,7 +87,7 @@ export function leastChange(A: readonly number[][], m: readonly number[], w: rea
 }
 
 /** Gaussian elimination with partial pivoting; a singular system gives zeros where it cannot be solved. */
-function solve(K: number[][], r: number[]): number[] {
+export function solve(K: number[][], r: number[]): number[] {
   const n = r.length;
   const a = K.map((row, i) => [...row, r[i]]);
   for (let c = 0; c < n; c++) {

@@ -24,14 +24,16 @@ export function planDistance(fit: NonNullable<CostModel['fit']>, plan: Plan, bat
 /**
  * The interval of a predicted step time: two standard errors of three independent parts: the traced run's own
  * step-to-step spread (a new run varies as much), the model's residual on the traced plan, and the shape error: the
- * probe's disagreement with the run where layers move, and with the probe's own noise per doubling of the size.
+ * probe's disagreement with the run, growing with each move away from the traced plan (layers moved, doublings of the
+ * micro-batch size), and the probe's own noise at another size.
  * Without a fit (a hand-made cost model) the interval is empty.
  */
 export function predictionOf(costs: CostModel, plan: Plan, batch: number, ms: number): Prediction {
   const fit = costs.fit;
   if (!fit) return { ms, relative: 0, lowMs: ms, highMs: ms };
   const d = planDistance(fit, plan, batch);
-  const shape = Math.hypot(fit.shapeSpread * d.moved, Math.hypot(fit.shapeSpread, fit.probeNoise ?? 0) * d.sizes);
+  // The probe's noise enters once at another size (its point there against the anchor at the traced size, √2 of one point).
+  const shape = Math.hypot(fit.shapeSpread * (d.moved + d.sizes), d.sizes > 0 ? Math.SQRT2 * (fit.probeNoise ?? 0) : 0);
   const relative = 2 * Math.hypot(fit.stepSpread, fit.residual, shape);
   return { ms, relative, lowMs: ms * (1 - relative), highMs: ms * (1 + relative) };
 }

@@ -5,6 +5,7 @@ import { buildSchedule } from '../../core/schedule';
 import type { Plan } from '../../core/schedule/types';
 import type { CompleteEvent, TraceEvent, TraceFile } from '../../core/trace/schema';
 import { timelineFromTrace } from '../../core/trace/import';
+import { gpuShare } from '../../core/analysis/gpu-share';
 import { maxDiff, smallRun } from './run';
 import { inChild, webgpuReady } from './webgpu-env';
 
@@ -78,6 +79,11 @@ test('webgpu: the trace holds every scheduled op in order, paired flows, the pro
   const tl = timelineFromTrace(JSON.parse(JSON.stringify(trace)), 'webgpu.pptrace.json');
   assert.equal(tl.ops.length, ev.filter(isX).length);
   assert.equal(tl.host?.gpu?.timing, 'gpu-completion', 'the timeline keeps how GPU ops were timed');
+  // The report's GPU line: both workers had a share of the one GPU.
+  const share = gpuShare(tl)!;
+  assert.deepEqual(share.workers.map((w) => w.stage), [0, 1]);
+  assert.ok(share.workers.every((w) => w.share > 0 && w.inFlight > 0 && w.inFlight <= 1));
+  assert.ok(Math.abs(share.workers.reduce((n, w) => n + w.share, 0) - 1) < 1e-9);
 });
 
 test('webgpu: a fault in a worker stops the run cleanly, naming stage, op and step, with the partial trace', async (t) => {

@@ -1,4 +1,5 @@
 // Calibration: fits a CostModel to one measured trace (per-layer probe, in-pipeline op times, link, optimizer, memory).
+import { computeSlots, fitSharedGpu } from './shared-gpu';
 import type { Timeline } from '../trace/timeline';
 import { mean, median } from '../analysis/utilization';
 import { UsageError } from '../config/errors';
@@ -148,7 +149,10 @@ export function calibrate(measured: Timeline): CostModel {
   const use = measuredSteps.size ? measuredSteps : new Set(measured.steps.map((s) => s.step));
   const t = measured.ops;
   const cores = measured.host?.cpus && measured.host.cpus > 0 ? measured.host.cpus : undefined;
-  const shareOf = cores !== undefined && S * replicas > cores ? coreShares(measured, use, cores) : null;
+  // Workers on one GPU (webgpu) share it as they share the cores: the fewer of the two limits (shared-gpu.ts).
+  const sharedGpu = fitSharedGpu(measured);
+  const slots = computeSlots({ cores, sharedGpu: sharedGpu ?? undefined });
+  const shareOf = slots < Infinity && S * replicas > slots ? coreShares(measured, use, slots) : null;
   const perStage = (n: number) => Array.from({ length: n }, () => [] as number[]);
   const byStage = { F: perStage(V), B: perStage(V), W: perStage(V), R: perStage(V), OPT: perStage(S) };
   const sends: { bytes: number; start: number; dur: number; key: string }[] = [];
@@ -248,7 +252,7 @@ export function calibrate(measured: Timeline): CostModel {
 
   const c: CostModel = {
     layers, opOverheadMs: 0, link: { latencyMs: 0, bytesPerMs: NO_LINK_BYTES_PER_MS }, opt: { fixedMs: 0, msPerParamByte: 0 },
-    computeScale: 1, memory: { baseBytes: 0, stateBytesPerParamByte: 0 }, ...(cores !== undefined ? { cores } : {}),
+    computeScale: 1, memory: { baseBytes: 0, stateBytesPerParamByte: 0 }, ...(cores !== undefined ? { cores } : {}), ...(sharedGpu ? { sharedGpu } : {}),
   };
 
   // computeScale and overhead: predicted stage ops (probe sums) against the measured typical (mean) op times.

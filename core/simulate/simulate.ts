@@ -9,6 +9,7 @@ import { OP } from '../trace/timeline';
 import type { StepRecord } from '../trace/schema';
 import type { CostModel } from './cost-model';
 import { allReduceMs, kindScaleOf, layerMs, optMs, parameterServerMs, stageOpMs } from './cost-model';
+import { computeSlots } from './shared-gpu';
 
 export interface SimulateRequest {
   plan: Plan;
@@ -621,7 +622,7 @@ export function simulate(req: SimulateRequest): Timeline {
     barrierMs: (costs.stepOverhead?.startMs ?? 0) + (costs.stepOverhead?.endMs ?? 0),
   };
   // The replicas of the stages share the cores too: with R of each, a stage gets cores / R of them.
-  const cores = (costs.cores ?? Infinity) / r.replicas;
+  const cores = computeSlots(costs) / r.replicas;
   const startMs = costs.stepOverhead?.startMs ?? 0;
   const endMs = costs.stepOverhead?.endMs ?? 0;
   const stepRecords: StepRecord[] = [];

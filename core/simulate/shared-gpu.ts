@@ -98,5 +98,5 @@ export function fitSharedGpu(t: Timeline): SharedGpu | null {
     const err = logs.reduce((e, x) => e + (x - scale) ** 2, 0);
     if (err < best.err - 1e-12) best = { c, err };
   }
-  return { adapter: gpu.adapter, concurrency: Math.round(best.c / STEP) * STEP, fitted: true };
+  return { adapter: gpu.adapter, concurrency: Number(best.c.toFixed(2)), fitted: true };
 }

@@ -23,8 +23,11 @@ test('webgpu captures where Dawn works (probe and peak included); elsewhere it s
     const host = JSON.parse(fs.readFileSync(out, 'utf8')).pipeprof.host;
     assert.ok(host.peakFlops > 0 && host.gpu.devices === 2, JSON.stringify(host));
   } else {
+    // No adapter (no driver, or one Dawn refuses, as Debian 12's Mesa 22.3): one line naming the driver to install.
+    // A driver that gives an adapter but fails later: the run stops naming the stage and op.
     assert.equal(r.code, 1, err);
-    assert.match(err, /^pipeprof: run failed: stage 0, op init: backend webgpu .*; (check the Vulkan driver .* or )?use --backend wasm$/m);
+    if (/found no GPU adapter/.test(why)) assert.match(err, /^pipeprof: run failed: stage \d, op init: backend webgpu found no GPU adapter: Dawn needs a Vulkan driver .*; use --backend wasm$/m);
+    else assert.match(err, /^pipeprof: run failed: stage \d+, op [^:]+: .+$/m);
     assert.doesNotMatch(err, /TypeError|at step \(/, 'no stack trace from tfjs');
   }
 });

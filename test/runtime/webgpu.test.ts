@@ -16,6 +16,8 @@ const cases: { model: 'mlp' | 'transformer'; plans: (Partial<Plan> & { balance: 
   { model: 'mlp', plans: [
     { balance: [2, 2], microbatches: 4, schedule: 'gpipe', recompute: 'never' },
     { balance: [1, 3], microbatches: 2, schedule: '1f1b', recompute: 'except-last' },
+    // Replicas: gradients read back asynchronously for the layer-wise all-reduce.
+    { balance: [2, 2], microbatches: 2, schedule: '1f1b', recompute: 'never', replicas: 2, sync: { sync: 'layerwise', allreduce: 'ring', compress: 'none' } },
   ] },
   { model: 'transformer', plans: [
     { balance: [2, 2], microbatches: 4, schedule: '1f1b', recompute: 'never' },
@@ -24,7 +26,7 @@ const cases: { model: 'mlp' | 'transformer'; plans: (Partial<Plan> & { balance: 
 ];
 
 for (const { model, plans } of cases)
-  test(`webgpu transparency: ${model} with gpipe and 1f1b trains to wasm's weights and unsplit training's`, async (t) => {
+  test(`webgpu transparency: ${model} with gpipe and 1f1b${model === 'mlp' ? ' (and replicas)' : ''} trains to wasm's weights and unsplit training's`, async (t) => {
     if (!(await webgpuReady(t))) return;
     const unsplit = await smallRun(model, { balance: [plans[0].balance.reduce((a, b) => a + b, 0)] }, { probe: false });
     for (const plan of plans) {

@@ -1,20 +1,21 @@
 // Runs a webgpu job in a child process (see webgpu-env.ts), so Dawn's native stderr lines stay out of the test runner's.
 import * as fs from 'node:fs';
 import { PipelineError } from '../../core/runtime/executor';
-import { loadBackend } from '../../core/runtime/backends';
+import { loadBackend, workDone } from '../../core/runtime/backends';
 import type { RunOptions } from '../../core/runtime/executor';
 import type { Plan } from '../../core/schedule/types';
 import type { BuiltinModel } from '../../core/model/builtin';
 import { smallRun } from './run';
 
-/** `probe`: can Dawn start and run one op here; `run`: smallRun on webgpu. */
+/** `probe`: can Dawn start and run one op here; `work-done`: what workDone leaves queued; `run`: smallRun on webgpu. */
 export type ChildJob =
   | { kind: 'probe' }
+  | { kind: 'work-done' }
   | { kind: 'run'; model: BuiltinModel; plan: Partial<Plan> & { balance: number[] }; extra?: Partial<RunOptions> };
 
 /** What a job wrote back: weights as plain arrays (JSON has no Float32Array). */
 export type ChildResult =
-  | { ok: true; losses?: number[]; weights?: Record<string, Record<string, { shape: number[]; values: number[] }>>; trace?: unknown; tensorsPerStep?: number[][] }
+  | { ok: true; pending?: { before: boolean; after: boolean }; losses?: number[]; weights?: Record<string, Record<string, { shape: number[]; values: number[] }>>; trace?: unknown; tensorsPerStep?: number[][] }
   | { ok: false; message: string; trace?: unknown };
 
 async function runJob(job: ChildJob): Promise<ChildResult> {
@@ -27,6 +28,14 @@ async function runJob(job: ChildJob): Promise<ChildResult> {
     } catch (e) {
       return { ok: false, message: e instanceof Error ? e.message : String(e) };
     }
+  }
+  if (job.kind === 'work-done') {
+    const { tf } = await loadBackend('webgpu');
+    const b = tf.backend() as unknown as { commandEncoder: unknown };
+    const y = tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]));
+    const before = b.commandEncoder !== null;
+    await workDone(tf, 'webgpu', y);
+    return { ok: true, pending: { before, after: b.commandEncoder !== null } };
   }
   try {
     const r = await smallRun(job.model, job.plan, { backend: 'webgpu', ...job.extra });
@@ -42,7 +51,7 @@ if (require.main === module && process.argv.length === 4) {
   const job = JSON.parse(process.argv[2]) as ChildJob;
   void runJob(job).then((r) => {
     fs.writeFileSync(process.argv[3], JSON.stringify(r));
-    // The probe's Dawn instance lives in this thread and keeps it alive; a run's live in its workers, which must end by themselves.
-    if (job.kind === 'probe') process.exit(0);
+    // The probe's (and work-done's) Dawn instance lives in this thread and keeps it alive; a run's live in its workers, which must end by themselves.
+    if (job.kind !== 'run') process.exit(0);
   });
 }

@@ -105,3 +105,12 @@ test('webgpu: a fault in a worker stops the run cleanly, naming stage, op and st
     assert.ok(trace.traceEvents.some((e) => isX(e) && e.args.step === 0 && e.name === 'OPT'), 'step 0 kept');
   }
 });
+
+test('webgpu: an op is timed to the GPU finishing it: workDone submits the commands tfjs batches, then awaits the queue', async (t) => {
+  if (!(await webgpuReady(t))) return;
+  const { result, stray } = await inChild({ kind: 'work-done' });
+  assert.ok(result.ok, result.ok ? '' : result.message);
+  assert.deepEqual(stray, [], 'stderr');
+  // A matmul is only recorded into tfjs's command encoder (nothing reaches the GPU) until something submits it.
+  assert.deepEqual(result.pending, { before: true, after: false });
+});

@@ -14,6 +14,8 @@ import { SLOW_STEP } from '../core/analysis/step-spread';
 import type { BusyKind } from '../core/analysis/utilization';
 import { AnalysisError, BUSY_KINDS } from '../core/analysis/utilization';
 import type { CliIO } from './io';
+import type { GpuShare } from '../core/analysis/gpu-share';
+import { gpuShare } from '../core/analysis/gpu-share';
 
 export interface ReportFlags {
   json?: boolean;
@@ -100,6 +102,13 @@ export function formatReport(r: Report, file: string): string {
   const headers = ['stage', 'util', 'bubble', ...kinds.map((k) => `${k} ms`), 'comm ms', 'overlap', 'peak memory', 'GFLOP/s'];
   const right = headers.map((_, i) => i > 0);
   return `${lines.join('\n')}\n\n${table(headers, rows, right)}\n\nper measured step; busy ms by op kind; comm = send + receive lanes\n${formatRanks(r)}`;
+}
+
+/** The report's line for stage workers sharing one GPU (webgpu): each worker's share of the GPU. */
+export function formatGpuShare(g: GpuShare): string {
+  const who = (w: GpuShare['workers'][number]) => `stage ${w.stage}${g.workers.some((x) => x.replica > 0) ? ` replica ${w.replica}` : ''}`;
+  const each = g.workers.map((w) => `${who(w)} ${pct(w.share)} (in flight ${pct(w.inFlight)} of the time)`).join(', ');
+  return `gpu         ${g.adapter}, shared by ${g.devices} stage worker${g.devices === 1 ? '' : 's'} (a Dawn device each): ${each}; two or more at once ${pct(g.concurrent)}, idle ${pct(1 - g.busy)}\n`;
 }
 
 // ---------------------------------------------------------------- HTML
@@ -282,7 +291,7 @@ export async function reportCommand(input: string | string[], flags: ReportFlags
     throw e;
   }
   if (flags.json) io.out(`${JSON.stringify(report)}\n`);
-  else io.out(formatReport(report, file));
+  else io.out(formatReport(report, file) + (gpuShare(timeline) ? formatGpuShare(gpuShare(timeline)!) : ''));
   if (flags.html !== undefined) {
     await writeFileAtomic(flags.html, renderHtml(report, timeline, file, chartJsSource(), undefined, others));
     if (!flags.json) io.out(`html        ${flags.html}\n`);

@@ -14,7 +14,8 @@ import { clockUs } from '../trace/recorder';
 import type { Fault, FromStage, ServerInit, StageInit, SyncConfig, ToStage } from './protocol';
 import { DEFAULT_SYNC, STATUS_FIELDS, readStatus } from './protocol';
 import type { BackendName } from './backends';
-import { checkBackendInstalled } from './backends';
+import { checkBackendInstalled, opTiming } from './backends';
+import type { GpuAdapter } from './backends';
 import type { OptimizerConfig } from './optimizer';
 
 export interface RunOptions {
@@ -149,6 +150,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   const events: TraceEvent[] = [];
   const steps: StepRecord[] = [];
   let tfjsVersion = '';
+  let gpuAdapter: GpuAdapter | undefined;
   let stopping = false;
   let failure: { message: string; stage?: number; replica?: number; op?: string; step?: number | null } | null = null;
   let onFailure: (() => void) | null = null;
@@ -213,7 +215,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         doing.set(w, m.step !== null ? `${m.op} (step ${m.step})` : m.op);
       } else {
         if (m.type === 'step-done') events.push(...m.events);
-        if (m.type === 'ready') tfjsVersion = m.tfjs;
+        if (m.type === 'ready') {
+          tfjsVersion = m.tfjs;
+          if (m.gpu) gpuAdapter = m.gpu;
+        }
         arrive(m.type, m, w);
       }
     });
@@ -299,7 +304,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     plan: R > 1 || sync.sync !== 'step' ? { ...plan, sync } : plan,
     model: { name: model.name, options: model.options, loss: model.loss },
     backend,
-    host: { ...hostInfo(tfjsVersion), ...(peakFlops ? { peakFlops } : {}) },
+    host: {
+      ...hostInfo(tfjsVersion), ...(peakFlops ? { peakFlops } : {}),
+      ...(gpuAdapter ? { gpu: { ...gpuAdapter, devices: W, timing: opTiming(backend) === 'gpu-completion' ? ('gpu-completion' as const) : ('readback' as const), readback: 'async' as const } } : {}),
+    },
     run: {
       batch, steps: opts.steps, warmup: warmupSteps, optimizer: opts.optimizer.kind, lr: opts.optimizer.lr, seed: opts.seed,
       ...(R > 1 || sync.sync !== 'step' ? { sync } : {}),
@@ -350,8 +358,20 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       opts.onStep?.({ step: t, total, loss, stepMs, warmup });
     }
     if (opts.probe ?? opts.trace) {
-      broadcast({ type: 'probe', sizes: probeSizes(batch) });
-      const byLayer = new Map((await all('costs')).flatMap((m) => m.costs).map((c) => [c.layer, c]));
+      const probe: ToStage = { type: 'probe', sizes: probeSizes(batch) };
+      // Workers sharing one GPU probe one at a time (the replicas that do not probe answer at once): probed together,
+      // each would time the others' kernels as its own; the shared-GPU model (simulate/shared-gpu) adds the contention.
+      const probed: Extract<FromStage, { type: 'costs' }>[] = [];
+      if (gpuAdapter)
+        for (const w of workers) {
+          w.postMessage(probe);
+          probed.push(...(await all('costs', 600_000, 1)));
+        }
+      else {
+        broadcast(probe);
+        probed.push(...(await all('costs')));
+      }
+      const byLayer = new Map(probed.flatMap((m) => m.costs).map((c) => [c.layer, c]));
       layerCosts = model.layers.map((l) => byLayer.get(l.name)!).filter(Boolean);
       workers[0].postMessage({ type: 'peak' } satisfies ToStage);
       peakFlops = (await all('peak', 600_000, 1))[0].flops;

@@ -3,7 +3,7 @@ import type { ModelSpec } from '../model/types';
 import type { Plan, ScheduledOp } from '../schedule/types';
 import type { TraceEvent } from '../trace/schema';
 import type { LayerCost } from '../trace/timeline';
-import type { BackendName } from './backends';
+import type { BackendName, GpuAdapter } from './backends';
 import type { OptimizerConfig } from './optimizer';
 import type { ReduceMsg } from './allreduce';
 import type { Packed } from './compress';
@@ -80,7 +80,8 @@ export type ToStage =
   | { type: 'stop' };
 
 export type FromStage =
-  | { type: 'ready'; backend: string; tfjs: string }
+  /** `gpu`: the adapter a webgpu worker opened its own Dawn device on. */
+  | { type: 'ready'; backend: string; tfjs: string; gpu?: GpuAdapter }
   | { type: 'step-done'; stage: number; replica: number; step: number; loss: number | null; events: TraceEvent[]; tensors: number; bytes: number }
   /** `op`/`step`: what the worker is doing or waiting in when it answers a flush. */
   | { type: 'events'; stage: number; replica: number; events: TraceEvent[]; op: string; step: number | null }

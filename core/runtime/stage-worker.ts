@@ -13,7 +13,8 @@ import type { LayerImpl, Tensor } from './layers/types';
 import type { LayerSpec } from '../model/types';
 import type { ScheduledOp } from '../schedule/types';
 import type { LayerCost } from '../trace/timeline';
-import { loadBackend, isAsyncBackend } from './backends';
+import { loadBackend, isAsyncBackend, workDone } from './backends';
+import type { GpuAdapter } from './backends';
 import { Optimizer } from './optimizer';
 import { Recorder, flowId } from '../trace/recorder';
 import { makeSamples } from '../model/data';
@@ -90,8 +91,9 @@ async function main(): Promise<void> {
   };
 
   let tf: typeof tfc;
+  let gpu: GpuAdapter | undefined;
   try {
-    tf = await loadBackend(backend);
+    ({ tf, gpu } = await loadBackend(backend));
   } catch (e) {
     fail(e);
     return;
@@ -127,6 +129,8 @@ async function main(): Promise<void> {
   const positions = Math.max(1, shapeSize(model.targetShape));
   const denom = batch * positions;
   const syncOutputs = isAsyncBackend(backend);
+  /** On asynchronous backends: resolves when the GPU finished the work queued so far (`t`: the op's last output). */
+  const gpuDone = (t?: Tensor | null) => workDone(tf, backend, t);
 
   const inbox = new Mailbox<Transfer>();
   const deliver = (t: Transfer) => inbox.put(transferKey(t.kind, t.step, t.microbatch, t.chunk), t);
@@ -283,12 +287,12 @@ async function main(): Promise<void> {
     }
   }
 
-  /** All of `ts` in one float32 buffer, in order. */
-  function flatten(ts: Tensor[]): Float32Array {
+  /** All of `ts` in one float32 buffer, in order (read back asynchronously where the backend runs asynchronously). */
+  async function flatten(ts: Tensor[]): Promise<Float32Array> {
     const out = new Float32Array(ts.reduce((n, t) => n + t.size, 0));
     let o = 0;
     for (const t of ts) {
-      out.set(t.dataSync() as Float32Array, o);
+      out.set((syncOutputs ? await t.data() : t.dataSync()) as Float32Array, o);
       o += t.size;
     }
     return out;
@@ -326,7 +330,7 @@ async function main(): Promise<void> {
     current = { op: 'ALLREDUCE push', step };
     await maybeFault({ op: 'ALLREDUCE' }, step);
     const p0 = rec.now();
-    const buf = flatten(grads);
+    const buf = await flatten(grads);
     const c0 = rec.now();
     const packed = compress(buf, compression);
     if (compression !== 'none') rec.op('COMPRESS', step, c0, rec.now(), { bytes: 4 * buf.length });
@@ -344,7 +348,7 @@ async function main(): Promise<void> {
     allWeights.forEach((v, i) => v.assign(fresh[i]));
     tf.dispose(fresh);
     prepareWeights();
-    if (syncOutputs && allWeights.length) await allWeights[allWeights.length - 1].data();
+    if (syncOutputs && allWeights.length) await gpuDone(allWeights[allWeights.length - 1]);
     rec.op('OPT', step, o0, rec.now());
   }
 
@@ -357,7 +361,7 @@ async function main(): Promise<void> {
       optimizer.apply(grads);
       tf.dispose(grads);
       prepareWeights();
-      if (syncOutputs && allWeights.length) await allWeights[allWeights.length - 1].data();
+      if (syncOutputs && allWeights.length) await gpuDone(allWeights[allWeights.length - 1]);
     }
     rec.op('OPT', step, o0, rec.now());
   }
@@ -374,8 +378,8 @@ async function main(): Promise<void> {
     const buckets: { first: number; count: number; buf: Float32Array; done: Promise<void> }[] = [];
     const onLayerDone =
       sync === 'layerwise' && R > 1
-        ? (layer: string, first: number, count: number) => {
-            const buf = flatten(grads.slice(first, first + count) as Tensor[]);
+        ? async (layer: string, first: number, count: number) => {
+            const buf = await flatten(grads.slice(first, first + count) as Tensor[]);
             buckets.push({ first, count, buf, done: startReduce(step, layer, buf) });
           }
         : undefined;
@@ -388,7 +392,7 @@ async function main(): Promise<void> {
       await pushPull(step, full);
       tf.dispose(full);
     } else if (sync === 'pipelined') {
-      const buf = flatten(full);
+      const buf = await flatten(full);
       tf.dispose(full);
       const prev = stale;
       stale = { buf, done: startReduce(step, 'all', buf) };
@@ -405,7 +409,7 @@ async function main(): Promise<void> {
       }
       await update(step, full);
     } else if (R > 1) {
-      const buf = flatten(full);
+      const buf = await flatten(full);
       tf.dispose(full);
       await startReduce(step, 'all', buf);
       await update(step, unflatten(buf, 0, allWeights.length));
@@ -420,7 +424,7 @@ async function main(): Promise<void> {
     stash: Map<string, Stash>,
     grads: (Tensor | null)[],
     addLoss: (l: number) => void,
-    onLayerDone?: (layer: string, firstWeight: number, count: number) => void,
+    onLayerDone?: (layer: string, firstWeight: number, count: number) => Promise<void>,
   ): Promise<void> {
     const m = o.microbatch;
     const c = o.chunk ?? 0;
@@ -465,7 +469,7 @@ async function main(): Promise<void> {
         entry.dy = r.dy;
         if (keep) entry.owned.push(y);
         else y.dispose();
-      } else if (syncOutputs) await y.data();
+      } else if (syncOutputs) await gpuDone(y);
       const t1 = rec.now();
       rec.op('F', step, t0, t1, { microbatch: m, ...chunkArg(c) });
       memory(t1);
@@ -486,7 +490,7 @@ async function main(): Promise<void> {
       const r = forward(c, entry.input, true, false, entry.perturbed);
       entry.saved = r.saved;
       entry.owned.push(...r.owned, r.y);
-      if (syncOutputs) await r.y.data();
+      if (syncOutputs) await gpuDone(r.y);
       const t1 = rec.now();
       rec.op('R', step, t0, t1, { microbatch: m, ...chunkArg(c) });
       memory(t1);
@@ -520,14 +524,15 @@ async function main(): Promise<void> {
         }
         accumulate(w, r.dw);
         if (onLayerDone && !splitW && l.weights.length) {
-          onLayerDone(l.spec.name, w, l.weights.length);
+          await onLayerDone(l.spec.name, w, l.weights.length);
           await yieldToEvents(); // let the all-reduce hops that arrived meanwhile run
         }
         if (!r.dx) break;
         g = r.dx;
         if (i === 0) dxStage = r.dx;
       }
-      if (syncOutputs && dxStage) await dxStage.data();
+      // The first stage computes no dx: its B ends with its last weight gradient (on webgpu, with the queue's work done).
+      if (syncOutputs) await gpuDone(dxStage ?? grads[weightBase[c]] ?? grads.find((x) => x) ?? null);
       const t1 = rec.now();
       rec.op('B', step, t0, t1, { microbatch: m, ...chunkArg(c) });
       if (!splitW) release(entry);
@@ -553,11 +558,11 @@ async function main(): Promise<void> {
         accumulate(w, splits[c][i].weight(entry.perturbed ? entry.perturbed[i] : l.weights, entry.saved[i], kept));
         lastGrad = grads[w];
         if (onLayerDone) {
-          onLayerDone(l.spec.name, w, l.weights.length);
+          await onLayerDone(l.spec.name, w, l.weights.length);
           await yieldToEvents();
         }
       }
-      if (syncOutputs && lastGrad) await lastGrad.data();
+      if (syncOutputs) await gpuDone(lastGrad);
       const t1 = rec.now();
       rec.op('W', step, t0, t1, { microbatch: m, ...chunkArg(c) });
       release(entry);
@@ -578,6 +583,7 @@ async function main(): Promise<void> {
    */
   let evictBuffer: Float64Array | null = null;
   function evictCaches(): void {
+    if (syncOutputs) return; // a GPU's caches are not the CPU's
     evictBuffer ??= new Float64Array(6 * 1024 * 1024); // 48 MiB
     evictBuffer.fill(evictBuffer[1] + 1);
   }
@@ -602,14 +608,14 @@ async function main(): Promise<void> {
         evictCaches();
         const t0 = nowMs();
         const f = l.impl.forward(l.weights, x);
-        if (syncOutputs) await f.y.data();
+        if (syncOutputs) await gpuDone(f.y);
         const t1 = nowMs();
         const dy = tf.randomNormal(f.y.shape);
-        if (syncOutputs) await dy.data();
+        if (syncOutputs) await gpuDone(dy);
         evictCaches();
         const t2 = nowMs();
         const b = l.impl.backward(l.weights, f.saved, dy, { dx: wantDx, dw: l.weights.length > 0 });
-        if (syncOutputs) await (b.dx ?? b.dw[0] ?? dy).data();
+        if (syncOutputs) await gpuDone(b.dx ?? b.dw[0] ?? dy);
         const t3 = nowMs();
         tf.dispose([...(b.dx ? [b.dx] : []), ...b.dw]);
         let dxMs = t3 - t2;
@@ -619,13 +625,13 @@ async function main(): Promise<void> {
           evictCaches();
           const t4 = nowMs();
           const bx = split.input(l.weights, f.saved, dy, wantDx);
-          if (syncOutputs) await (bx.dx ?? bx.pending[0]).data();
+          if (syncOutputs) await gpuDone(bx.dx ?? bx.pending[0]);
           const t5 = nowMs();
           evictCaches();
           const t6 = nowMs();
           pendingPerSample = Math.max(pendingPerSample, bytesOf(bx.pending) / size);
           const dw = split.weight(l.weights, f.saved, bx.pending);
-          if (syncOutputs) await dw[0].data();
+          if (syncOutputs) await gpuDone(dw[0]);
           const t7 = nowMs();
           tf.dispose([...(bx.dx ? [bx.dx] : []), ...bx.pending.filter((t) => t !== dy), ...dw]);
           dxMs = t5 - t4;
@@ -652,7 +658,8 @@ async function main(): Promise<void> {
   }
 
   /** Float32 matmul rate of this worker (256×1024 by 1024×1024, best of three), FLOP/s. */
-  function peakFlops(): number {
+  async function peakFlops(): Promise<number> {
+    if (syncOutputs) return gpuPeakFlops();
     const a = tf.randomNormal([256, 1024]);
     const b = tf.randomNormal([1024, 1024]);
     let best = Infinity;
@@ -667,7 +674,33 @@ async function main(): Promise<void> {
     return (2 * 256 * 1024 * 1024) / (best / 1000);
   }
 
-  post({ type: 'ready', backend: tf.getBackend(), tfjs: tf.version_core });
+  /**
+   * On a GPU: n×n by n×n matmuls, 8 queued back to back and timed to the GPU's completion (best of three), n doubled
+   * from 256 until they take 50 ms or n is 4096: one small matmul measures launch and readback, not the GPU.
+   */
+  async function gpuPeakFlops(): Promise<number> {
+    const QUEUED = 8;
+    let rate = 0;
+    for (let n = 256; n <= 4096; n *= 2) {
+      const a = tf.randomNormal([n, n]);
+      const b = tf.randomNormal([n, n]);
+      await gpuDone(b);
+      let best = Infinity;
+      for (let r = 0; r < 4; r++) {
+        const t0 = nowMs();
+        const ys = Array.from({ length: QUEUED }, () => tf.matMul(a, b));
+        await gpuDone(ys[QUEUED - 1]);
+        best = r > 0 ? Math.min(best, nowMs() - t0) : best;
+        tf.dispose(ys);
+      }
+      tf.dispose([a, b]);
+      rate = Math.max(rate, (QUEUED * 2 * n ** 3) / (best / 1000));
+      if (best >= 50) break;
+    }
+    return rate;
+  }
+
+  post({ type: 'ready', backend: tf.getBackend(), tfjs: tf.version_core, ...(gpu ? { gpu } : {}) });
 
   let queue = Promise.resolve();
   let lastShipped = performance.now();
@@ -702,7 +735,7 @@ async function main(): Promise<void> {
           post({ type: 'costs', stage, replica, costs: replica === 0 ? await probe(msg.sizes) : [] });
         } else if (msg.type === 'peak') {
           current = { op: 'peak', step: null };
-          post({ type: 'peak', flops: peakFlops() });
+          post({ type: 'peak', flops: await peakFlops() });
         } else if (msg.type === 'stop') {
           for (const port of Object.values(links)) port.close();
           for (const p of peerPorts) p?.close();

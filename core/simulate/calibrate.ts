@@ -9,6 +9,8 @@ import { layerMs, stageOpMs } from './cost-model';
 import { predictedPeakMemory, simulate } from './simulate';
 import { SLOW_STEP } from '../analysis/step-spread';
 import { busyProfile, fitContention, opWork } from './contention';
+import { computeSlots, fitSharedGpu } from './shared-gpu';
+import type { SharedGpu } from './shared-gpu';
 import { probeCurves, shapeGroups } from './curves';
 import { leastChange, robustSd } from './robust';
 
@@ -97,6 +99,7 @@ interface Traced {
   mb: number;
   stageLayers: number[][];
   use: Set<number>;
+  sharedGpu: SharedGpu | null;
   /** The measured steps that are not slow (≤ SLOW_STEP × the median): op times are typical over these, as the step time is a median. */
   typicalSteps: Set<number>;
   cores: number;
@@ -129,6 +132,8 @@ function traced(measured: Timeline): Traced {
     stageLayers: plan.balance.map((b, s) => Array.from({ length: b }, (_, i) => first[s] + i)),
     use,
     cores: measured.host?.cpus && measured.host.cpus > 0 ? measured.host.cpus : Infinity,
+    // Workers on one GPU (webgpu) share it as they share the cores: the fewer of the two limits (shared-gpu.ts).
+    sharedGpu: fitSharedGpu(measured),
   };
 }
 
@@ -149,7 +154,8 @@ function opSamples(c: Traced, contention: number): OpSamples {
   const { t: measured, V, S, split, use } = c;
   // The busy profile over every measured step; the samples from the typical ones.
   const t = measured.ops;
-  const profile = Number.isFinite(c.cores) || contention > 0 ? busyProfile(measured, use) : null;
+  const slots = computeSlots({ cores: c.cores, sharedGpu: c.sharedGpu ?? undefined });
+  const profile = Number.isFinite(slots) || contention > 0 ? busyProfile(measured, use) : null;
   const perStage = (n: number) => Array.from({ length: n }, () => [] as number[]);
   const out: OpSamples = { byStage: { F: perStage(V), B: perStage(V), W: perStage(V), R: perStage(V), OPT: perStage(S) }, sends: [], recvs: [], span: new Map(), bs: [], stage0: [] };
   const { byStage } = out;
@@ -161,7 +167,7 @@ function opSamples(c: Traced, contention: number): OpSamples {
     if (vs >= V) continue;
     const k = t.kind[i];
     // An op next to other computing workers took longer than its work: count the work (a RECV only waits).
-    const d = (profile && k !== RECV ? opWork(profile, t.start[i], t.dur[i], c.cores, contention) : t.dur[i]) / 1000;
+    const d = (profile && k !== RECV ? opWork(profile, t.start[i], t.dur[i], slots, contention) : t.dur[i]) / 1000;
     const st = t.start[i] / 1000;
     const w = out.span.get(t.step[i]) ?? { first: Infinity, lastOpt: -Infinity };
     out.span.set(t.step[i], w);
@@ -496,7 +502,7 @@ export function calibrate(measured: Timeline): CostModel {
   const c = traced(measured);
   const { V, S, split, mb, stageLayers } = c;
   // Workers slowing each other: fitted from how the same ops' times vary with the others computing (PyTorch ranks each have their GPU).
-  const contention = measured.origin === 'kineto' ? 0 : fitContention(measured, c.use, c.cores);
+  const contention = measured.origin === 'kineto' ? 0 : fitContention(measured, c.use, computeSlots({ cores: c.cores, sharedGpu: c.sharedGpu ?? undefined }));
   const o = opSamples(c, contention);
   const { byStage } = o;
   const typ: Typical = { F: byStage.F.map(typical), B: byStage.B.map(typical), W: byStage.W.map(typical), R: byStage.R.map(typical), OPT: byStage.OPT.map(typical) };
@@ -514,7 +520,7 @@ export function calibrate(measured: Timeline): CostModel {
   const cm: CostModel = {
     layers, opOverheadMs: 0, link: fitLink(o), opt: { fixedMs: 0, msPerParamByte: 0 }, computeScale: 1,
     memory: { baseBytes: 0, stateBytesPerParamByte: 0 }, ...(Number.isFinite(c.cores) ? { cores: c.cores } : {}),
-    ...(contention > 0 ? { contention } : {}),
+    ...(contention > 0 ? { contention } : {}), ...(c.sharedGpu ? { sharedGpu: c.sharedGpu } : {}),
   };
   const { shapeSpread } = fitCompute(c, cm, typ);
   cm.gradAccumMsPerParamByte = accum.msPerParamByte;

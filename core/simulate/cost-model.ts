@@ -1,5 +1,6 @@
 // The simulator's cost model: per-layer op times by micro-batch size, link, optimizer and memory terms, and the time of each kind of op.
 import type { AllReduceAlgo, Compression } from '../schedule/types';
+import type { SharedGpu } from './shared-gpu';
 
 /** Everything the simulator needs to time a plan; `calibrate` fits it to a measured trace. */
 export interface CostModel {
@@ -49,6 +50,8 @@ export interface CostModel {
   inputMsPerSample?: number;
   /** Optional: cores the stage workers share (the host's); more stages computing at once than this run slower. Unlimited when absent. */
   cores?: number;
+  /** Optional: one GPU the stage workers share (webgpu); more of them computing at once than its concurrency run slower (shared-gpu.ts). */
+  sharedGpu?: SharedGpu;
   /** Optional: the link between replicas of a stage, one all-reduce hop = latency + bytes / bytesPerMs. Absent: `link`. */
   reduceLink?: { latencyMs: number; bytesPerMs: number };
   /** Optional: compress + decompress time per float32 byte, by codec; 0 when absent. */

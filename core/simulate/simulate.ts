@@ -10,6 +10,7 @@ import type { StepRecord } from '../trace/schema';
 import type { CostModel } from './cost-model';
 import { allReduceMs, kindScaleOf, layerMs, optMs, parameterServerMs, stageOpMs } from './cost-model';
 import { workerRate } from './contention';
+import { computeSlots } from './shared-gpu';
 
 export interface SimulateRequest {
   plan: Plan;
@@ -626,7 +627,7 @@ export function simulate(req: SimulateRequest): Timeline {
     barrierMs: (costs.stepOverhead?.startMs ?? 0) + (costs.stepOverhead?.endMs ?? 0),
   };
   // The replicas of the stages share the cores too: with R of each, a stage gets cores / R of them.
-  const cores = (costs.cores ?? Infinity) / r.replicas;
+  const cores = computeSlots(costs) / r.replicas;
   const startMs = costs.stepOverhead?.startMs ?? 0;
   const endMs = costs.stepOverhead?.endMs ?? 0;
   const stepRecords: StepRecord[] = [];

@@ -44,6 +44,22 @@ export interface HostInfo {
   tfjs: string;
   /** Measured float32 matmul rate of one stage worker on this backend, FLOP/s (the peak that achieved FLOP/s is compared with). */
   peakFlops?: number;
+  /** The GPU the stage workers ran on (webgpu): every worker opened its own Dawn device on this adapter. */
+  gpu?: GpuInfo;
+}
+
+/** A GPU shared by a run's stage workers, and how their ops were timed on it. */
+export interface GpuInfo {
+  adapter: string;
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** Stage workers (stages × replicas) that shared it, each with its own device and queue. */
+  devices: number;
+  /** gpu-completion: an op ends when the GPU finished its work (the device queue's onSubmittedWorkDone). */
+  timing: 'gpu-completion' | 'readback';
+  /** async: tensors read back with data() (never a blocking dataSync). */
+  readback: 'async';
 }
 
 export interface TraceMeta {

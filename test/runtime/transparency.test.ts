@@ -1,24 +1,8 @@
 // Transparency (torchgpipe): pipelined training gives the weights of unsplit training on the whole minibatch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Weights } from '../../core/runtime/executor';
 import type { Plan } from '../../core/schedule/types';
-import { smallRun } from './run';
-
-function maxDiff(a: Weights, b: Weights): { diff: number; where: string } {
-  let worst = { diff: 0, where: '' };
-  assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), 'same layers');
-  for (const layer of Object.keys(a))
-    for (const w of Object.keys(a[layer])) {
-      assert.deepEqual(a[layer][w].shape, b[layer][w].shape);
-      const x = a[layer][w].values, y = b[layer][w].values;
-      for (let i = 0; i < x.length; i++) {
-        const d = Math.abs(x[i] - y[i]) / (1 + Math.abs(y[i]));
-        if (d > worst.diff) worst = { diff: d, where: `${layer}/${w}[${i}]` };
-      }
-    }
-  return worst;
-}
+import { maxDiff, smallRun } from './run';
 
 const cases: { model: 'mlp' | 'cnn' | 'transformer'; plans: (Partial<Plan> & { balance: number[] })[] }[] = [
   { model: 'mlp', plans: [

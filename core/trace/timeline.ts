@@ -91,6 +91,10 @@ export interface RankInfo {
   skewUs: number;
   /** Step numbers (ProfilerStep#N) the file covers, in order. */
   steps: number[];
+  /** The rule that identified its pipeline ops ('PP:', 'Forward {i}', 'DeepSpeed _exec_*', 'Megatron forward_step', 'p2p pattern'); absent without a pipeline. */
+  opsRule?: string;
+  /** Its file's times have fractions of a µs (HTA then rounds each GPU event inward to whole µs). */
+  fractionalTs?: boolean;
 }
 
 export interface Timeline {

@@ -7,21 +7,18 @@ import { Union } from './intervals';
 /*
  * A SEND or RECV (a pipeprof op, or an NCCL SendRecv kernel of a PyTorch trace) lasts from when it was posted until the
  * peer's side has run: its duration is waiting plus transfer. The transfer of `bytes` is estimated from the fastest
- * transfers of that size (the shortest SEND or RECV of each size waited least): the size's minimum when it has at
- * least MIN_SAMPLES ops, else bytes over the best bandwidth any well-sampled size reached. The transfer is the op's
- * tail (the bytes move once both sides are there), the rest of it waiting. Per stage and step, on the stage's own time:
- * compute = the union of its compute ops; waiting = waiting not under compute; transfer = transfer under neither;
- * collectives = all-reduce and other collectives under none of those; idle = the rest of the step. The bubble is idle
- * plus waiting: the time the stage could have computed. Replicas are averaged.
+ * transfers: the shortest SEND or RECV of that size (it waited least), and no longer than the bytes over the best
+ * bandwidth any size reached (so a lone op of an odd size that waited is not taken as all wire time). The transfer is
+ * the op's tail (the bytes move once both sides are there), the rest of it waiting. Per stage and step, on the stage's
+ * own time: compute = the union of its compute ops; waiting = waiting not under compute; transfer = transfer under
+ * neither; collectives = all-reduce and other collectives under none of those; idle = the rest of the step. The bubble
+ * is idle plus waiting: the time the stage could have computed. Replicas are averaged.
  */
 
-/** Sizes with fewer SEND/RECV ops than this borrow the best bandwidth of the others. */
-export const MIN_SAMPLES = 3;
-
 export interface TransferModel {
-  /** Fastest duration per size in bytes, µs, for sizes with at least MIN_SAMPLES ops. */
+  /** Fastest duration per size in bytes, µs. */
   fastestUs: Map<number, number>;
-  /** Best bytes per µs over those sizes; null when no size has enough ops. */
+  /** Best bytes per µs over the sizes (Infinity when some transfer took no time); null without SEND or RECV of any bytes. */
   bytesPerUs: number | null;
 }
 
@@ -30,30 +27,17 @@ const isP2P = (k: number) => k === OP.SEND || k === OP.RECV;
 /** The transfer model of a timeline's SEND and RECV ops. */
 export function transferModel(t: Timeline): TransferModel {
   const { kind, dur, bytes, length } = t.ops;
-  const by = new Map<number, { n: number; min: number }>();
-  for (let i = 0; i < length; i++) {
-    if (!isP2P(kind[i]) || !(dur[i] > 0)) continue;
-    const s = by.get(bytes[i]) ?? { n: 0, min: Infinity };
-    s.n++;
-    s.min = Math.min(s.min, dur[i]);
-    by.set(bytes[i], s);
-  }
   const fastestUs = new Map<number, number>();
+  for (let i = 0; i < length; i++) if (isP2P(kind[i]) && dur[i] >= 0) fastestUs.set(bytes[i], Math.min(fastestUs.get(bytes[i]) ?? Infinity, dur[i]));
   let bytesPerUs: number | null = null;
-  for (const [b, s] of by)
-    if (s.n >= MIN_SAMPLES) {
-      fastestUs.set(b, s.min);
-      if (b > 0) bytesPerUs = Math.max(bytesPerUs ?? 0, b / s.min);
-    }
+  for (const [b, us] of fastestUs) if (b > 0) bytesPerUs = Math.max(bytesPerUs ?? 0, us > 0 ? b / us : Infinity);
   return { fastestUs, bytesPerUs };
 }
 
 /** The transfer part of a SEND or RECV of `bytes` that lasted `durUs` (the rest is waiting). */
 export function transferUs(m: TransferModel, bytes: number, durUs: number): number {
-  const f = m.fastestUs.get(bytes);
-  if (f !== undefined) return Math.min(durUs, f);
-  if (m.bytesPerUs !== null && bytes > 0) return Math.min(durUs, bytes / m.bytesPerUs);
-  return durUs;
+  const f = m.fastestUs.get(bytes) ?? durUs;
+  return Math.min(durUs, f, m.bytesPerUs !== null && bytes > 0 ? bytes / m.bytesPerUs : Infinity);
 }
 
 export interface BubbleSplit {

@@ -64,7 +64,14 @@ export function toUtilizationChart(report: Report, palette: Palette = DEFAULT_PA
     backgroundColor: palette[k],
     stack: 'step',
   }));
-  datasets.push({ label: 'bubble', data: stages.map((s) => round(100 * (s.bubbleFraction ?? 0))), backgroundColor: palette.idle, stack: 'step' });
+  // The bubble split (core/analysis/bubbles.ts): idle, and waiting in SEND/RECV for a peer; then the exposed wire time.
+  const waitShare = (s: Report['stages'][number]) => ((s.bubbleMs ?? 0) > 0 ? ((s.bubbleFraction ?? 0) * (s.waitingMs ?? 0)) / s.bubbleMs : 0);
+  const wireShare = (s: Report['stages'][number]) =>
+    s.perStep?.length ? s.perStep.reduce((a, x) => a + (x.stepMs > 0 ? (x.transferMs + x.collectiveMs) / x.stepMs : 0), 0) / s.perStep.length : 0;
+  const waiting = stages.some((s) => waitShare(s) > 0);
+  datasets.push({ label: waiting ? 'bubble: idle' : 'bubble', data: stages.map((s) => round(100 * ((s.bubbleFraction ?? 0) - waitShare(s)))), backgroundColor: palette.idle, stack: 'step' });
+  if (waiting) datasets.push({ label: 'bubble: waiting for a peer', data: stages.map((s) => round(100 * waitShare(s))), backgroundColor: palette.RECV, stack: 'step' });
+  if (stages.some((s) => wireShare(s) > 0)) datasets.push({ label: 'transfer and collectives (exposed)', data: stages.map((s) => round(100 * wireShare(s))), backgroundColor: palette.SEND, stack: 'step' });
   return {
     type: 'bar',
     data: { labels, datasets },

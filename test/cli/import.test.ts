@@ -47,7 +47,7 @@ test('a folder of rank files is a run; a PyTorch pipeline run gets stages, bubbl
   assert.equal(j.plan.schedule, '1f1b');
   assert.ok(Math.abs(j.analyticBubbleFraction - 3 / 11) < 1e-12);
   assert.ok(j.bubbleFraction > 0 && j.bubbleFraction < 1);
-  assert.match(rep.err, /pipeprof: warning: plan guessed from the PP: annotations/);
+  assert.match(rep.err, /pipeprof: warning: plan guessed from the ops \(identified by PP:\)/);
   const rec = await cli(['recommend', a, '--json']);
   assert.equal(rec.code, 0, rec.err);
   const plans = JSON.parse(rec.out).plans;

@@ -5,6 +5,7 @@ import { timelineFromKineto } from '../../core/trace/kineto';
 import type { Timeline } from '../../core/trace/timeline';
 import { opAt } from '../../core/trace/timeline';
 import { buildReport } from '../../core/analysis/report';
+import { criticalPath } from '../../core/analysis/critical-path';
 import { readRank } from './kineto-read';
 import type { PPRun, PPRunOptions } from '../fixtures/kineto-pp';
 import { ppRun, stageOrder } from '../fixtures/kineto-pp';
@@ -101,6 +102,10 @@ function check(o: PPRunOptions & { engine: NonNullable<PPRunOptions['engine']> }
     near(st.waitingMs / (rep.stages[s].perStep[0].stepMs), want[s].waiting, 0.02, `${what} stage ${s} waiting`);
     near(st.transferMs / (rep.stages[s].perStep[0].stepMs), want[s].transfer, 0.02, `${what} stage ${s} transfer`);
   });
+  for (const x of ops.filter((y) => y.kind === 'SEND' || y.kind === 'RECV')) assert.equal(x.bytes, 2 * 2 ** 20, 'bf16 activation of 2^20 elements');
+  for (const st of rep.stages) assert.equal(st.busyMs.KERNEL, undefined, 'kernels under the pipeline ops are not counted twice');
+  const cp = criticalPath(t);
+  assert.ok(cp.pathMs > 0 && cp.pathMs <= cp.stepMs + 1e-9 && cp.ops.some((x) => x.kind === 'F') && cp.ops.some((x) => x.kind === 'B'));
   const fUs = Array.isArray(o.fUs) ? o.fUs : null;
   if (fUs) assert.equal(rep.straggler.stage, fUs.indexOf(Math.max(...fUs)), `${what} straggler`);
   return t;

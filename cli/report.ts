@@ -119,7 +119,7 @@ export function chartJsSource(): string {
 
 const COLORS: Record<string, string> = { F: '#4e79a7', B: '#f28e2b', W: '#edc948', R: '#76b7b2', OPT: '#59a14f', SEND: '#b07aa1', RECV: '#bab0ac', ALLREDUCE: '#e15759', bubble: '#e0e0e0' };
 /** Kinds only a PyTorch (Kineto) trace has; its pages add them to the legend. */
-const KINETO_COLORS: Record<string, string> = { KERNEL: '#9c755f', COMM: '#ff9da7', MEMCPY: '#86bcb6', MEMSET: '#d4a6c8' };
+const KINETO_COLORS: Record<string, string> = { KERNEL: '#9c755f', COMM: '#ff9da7', MEMCPY: '#86bcb6', MEMSET: '#d4a6c8', SYNC: '#8c8c8c' };
 
 /** The page's own drawing code: a canvas timeline of one step, chart.js utilization bars and loss curve. */
 const PAGE_SCRIPT = `

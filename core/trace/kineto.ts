@@ -273,11 +273,12 @@ export class KinetoRankReader {
       if (!this.fractionalTs && typeof e.ts === 'number' && !Number.isInteger(e.ts)) this.fractionalTs = true;
       const cat = typeof e.cat === 'string' ? e.cat.toLowerCase() : '';
       const name = typeof e.name === 'string' ? e.name : '';
-      if (cat === 'kernel' || cat === 'gpu_memcpy' || cat === 'gpu_memset' || cat === 'memcpy' || cat === 'memset') {
+      const syncOnStream = cat === 'cuda_sync' && isObj(e.args) && typeof e.args.stream === 'number' && e.args.stream >= 0;
+      if (cat === 'kernel' || cat === 'gpu_memcpy' || cat === 'gpu_memset' || cat === 'memcpy' || cat === 'memset' || syncOnStream) {
         const t = this.times(e, cat);
         if (!t) continue;
         const a = isObj(e.args) ? e.args : {};
-        let kind: number = cat === 'kernel' ? OP.KERNEL : cat.endsWith('memcpy') ? OP.MEMCPY : OP.MEMSET;
+        let kind: number = cat === 'kernel' ? OP.KERNEL : syncOnStream ? OP.SYNC : cat.endsWith('memcpy') ? OP.MEMCPY : OP.MEMSET;
         let label = -1;
         let bytes = typeof a.bytes === 'number' && a.bytes > 0 ? a.bytes : 0;
         if (kind === OP.KERNEL && name.startsWith('nccl') && NCCL_KERNEL.test(name)) {
@@ -656,6 +657,7 @@ function kernelTable(placed: Placed[], labels: Labels): OpTable {
   const total = placed.reduce((a, p) => a + p.r.gpu.length, 0);
   const k = allocOpTable(total);
   const label = (k.label = new Int32Array(total));
+  const launch = (k.launch = new Float64Array(total));
   let n = 0;
   for (const p of placed) {
     const g = p.r.gpu;
@@ -674,6 +676,7 @@ function kernelTable(placed: Placed[], labels: Labels): OpTable {
       k.dur[j] = g.dur[i];
       k.bytes[j] = g.bytes[i];
       label[j] = g.label[i] < 0 ? -1 : local[g.label[i]];
+      launch[j] = g.launch[i] + p.offset;
       if (step >= 0) {
         p.tail.set(step, Math.max(p.tail.get(step) ?? -Infinity, k.start[j] + g.dur[i]));
         p.head.set(step, Math.min(p.head.get(step) ?? Infinity, k.start[j]));
@@ -877,6 +880,7 @@ export function timelineFromKineto(input: KinetoRank[]): { timeline: Timeline; w
     .map((p) => ({
       rank: p.r.rank, worldSize: p.r.worldSize, file: p.r.file, stage: p.row, replica: p.replica, ppStages: p.stages, clockOffsetUs: p.offset, skewUs: p.skew,
       steps: p.r.steps.map((s) => s.step), ...(p.rule ? { opsRule: p.rule } : {}), ...(p.r.fractionalTs ? { fractionalTs: true } : {}),
+      ...(p.r.steps.length ? { lastStepStartUs: Math.max(...p.r.steps.map((s) => s.startUs)) + p.offset } : {}),
     }))
     .sort((a, b) => a.stage - b.stage || a.replica - b.replica);
   const timeline: Timeline = {

@@ -24,6 +24,7 @@ export const DEFAULT_PALETTE: Palette = {
   COMM: '#f48771',
   MEMCPY: '#c586c0',
   MEMSET: '#9cdcfe',
+  SYNC: '#6a6a6a',
   COMPRESS: '#d7ba7d',
   DECOMPRESS: '#ce9178',
   idle: 'rgba(139, 139, 139, 0.35)',
@@ -36,7 +37,7 @@ export const BUSY_KINDS = ['F', 'B', 'W', 'R', 'OPT', 'COMPRESS', 'DECOMPRESS', 
 
 const KIND_TITLES: Record<Kind, string> = {
   F: 'forward', B: 'backward', W: 'weight grad', R: 'recompute', SEND: 'send', RECV: 'receive', ALLREDUCE: 'all-reduce', OPT: 'optimizer',
-  KERNEL: 'GPU kernel', COMM: 'collective (NCCL)', MEMCPY: 'memory copy', MEMSET: 'memory set',
+  KERNEL: 'GPU kernel', COMM: 'collective (NCCL)', MEMCPY: 'memory copy', MEMSET: 'memory set', SYNC: 'stream or event wait',
   COMPRESS: 'gradient compression', DECOMPRESS: 'gradient decompression',
 };
 export const kindTitle = (k: Kind): string => KIND_TITLES[k];

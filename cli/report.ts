@@ -73,33 +73,59 @@ export function spreadText(sp: StepSpread): string {
   return `${ms(sp.minMs)}–${ms(sp.maxMs)} ms (${pct(sp.relative)} of the median)${slow}`;
 }
 
+/** How the ops of an imported pipeline were found: the rule per rank (RankInfo.opsRule), one line. */
+function opsRuleText(r: Report, rules: string[]): string {
+  return rules.length ? `ops         identified by ${rules.join(' and ')}; ranks → stages from the pipeline process group${r.plan && r.plan.replicas > 1 ? `, ${r.plan.replicas} data-parallel replicas` : ''}` : '';
+}
+
+/** The text report of a PyTorch trace that is no pipeline: one row per rank, GPU busy and idle, no pipeline words. */
+function formatRankView(r: Report, file: string): string {
+  const n = r.stages.length;
+  const pathKinds = Object.entries(r.criticalPath.byKind).sort((a, b) => b[1] - a[1]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${ms(v)}`).join(', ');
+  const busy = r.stages.map((s) => s.utilization);
+  const lines = [
+    `trace       ${file}  (${r.source}, ${r.status})`,
+    `ranks       ${n} rank${n === 1 ? '' : 's'}, no pipeline (a PyTorch profiler trace): one row per rank`,
+    `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})`,
+    ...(r.measuredSteps > 1 ? [`spread      ${spreadText(r.stepTimeSpread)}`] : []),
+    `GPU busy    ${busy.map(pct).join(', ')} of the step (compute kernels, merged over streams)`,
+    r.overlapFraction === null ? 'collectives none' : `collectives ${ms(r.commMs)} ms per step, ${pct(r.overlapFraction)} hidden under compute`,
+    `critical    step ${r.criticalPath.step}: ${r.criticalPath.ops.length} kernels cover ${ms(r.criticalPath.pathMs)} of ${ms(r.criticalPath.stepMs)} ms (${pathKinds})`,
+  ];
+  const rows = r.stages.map((s) => [String(s.stage), pct(s.utilization), pct(Math.max(0, 1 - s.utilization)), ms(s.busyMs.KERNEL ?? 0), ms(s.commMs), pct(s.overlapFraction)]);
+  const headers = ['row', 'GPU busy', 'not busy', 'kernel ms', 'collective ms', 'hidden'];
+  return `${lines.join('\n')}\n\n${table(headers, rows, headers.map((_, i) => i > 0))}\n\nper measured step; rows are ranks (see below)\n${formatRanks(r)}`;
+}
+
 /** The text report: a summary, then one row per stage. */
 export function formatReport(r: Report, file: string): string {
+  if (r.origin === 'kineto' && !r.plan) return formatRankView(r, file);
   const p = r.plan;
   const kinds = busyColumns(r);
   const top = r.stages.length ? r.criticalPath.byStage.indexOf(Math.max(...r.criticalPath.byStage)) : 0;
   const pathKinds = Object.entries(r.criticalPath.byKind).sort((a, b) => b[1] - a[1]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${ms(v)}`).join(', ');
+  const rule = opsRuleText(r, r.opsRules ?? []);
   const lines = [
     `trace       ${file}  (${r.source}, ${r.status})`,
     p ? `plan        ${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}${r.model ? ` · ${r.model}` : ''}${r.backend ? ` on ${r.backend}` : ''}`
-      : r.origin === 'kineto' ? `plan        none (a PyTorch profiler trace without PP: annotations): one row per rank, ${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}`
       : `plan        unknown (a Chrome trace without the pipeprof block), ${r.stages.length} stages`,
+    ...(rule ? [rule] : []),
     `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})${r.samplesPerSec !== null ? `   ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`,
     ...(r.measuredSteps > 1 ? [`spread      ${spreadText(r.stepTimeSpread)}`] : []),
-    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average${r.analyticBubbleFraction !== null ? `   (analytic (S−1)/(M+S−1): ${pct(r.analyticBubbleFraction)})` : ''}`,
-    r.overlapFraction === null ? 'overlap     no communication' : `overlap     ${pct(r.overlapFraction)} of ${ms(r.commMs)} ms communication per step hidden under compute (RECV includes waiting)`,
+    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average: idle ${ms(r.idleMs)} ms + waiting for a peer ${ms(r.waitingMs)} ms; transfer on the wire ${ms(r.transferMs)} ms (exposed, not bubble)${r.analyticBubbleFraction !== null ? `   (analytic for ${p?.schedule ?? 'the schedule'}: ${pct(r.analyticBubbleFraction)})` : ''}`,
+    r.overlapFraction === null ? 'overlap     no communication' : `overlap     ${pct(r.overlapFraction)} of ${ms(r.commMs)} ms communication per step hidden under compute (SEND/RECV: their transfer only; their waiting is bubble)`,
     ...(r.allreduceOverlapFraction === null ? [] : [`all-reduce  ${ms(r.allreduceMs)} ms per step (all stages), ${pct(r.allreduceOverlapFraction)} hidden under compute`]),
     `straggler   stage ${r.straggler.stage}: busy ${ms(r.straggler.busyMs)} ms per step, ${pct(r.straggler.overMeanFraction)} over the mean of ${ms(r.straggler.meanBusyMs)} ms`,
     `critical    step ${r.criticalPath.step}: ${r.criticalPath.ops.length} ops cover ${ms(r.criticalPath.pathMs)} of ${ms(r.criticalPath.stepMs)} ms (${pathKinds}); ${pct(r.criticalPath.byStage[top] / Math.max(1e-9, r.criticalPath.pathMs))} of it on stage ${top}`,
   ];
   if (r.status === 'failed') lines.push(`note        the run failed; only the ${r.losses.length} step(s) it completed are analysed`);
   const rows = r.stages.map((s) => [
-    String(s.stage), pct(s.utilization), pct(s.bubbleFraction), ...kinds.map((k) => ms(s.busyMs[k] ?? 0)), ms(s.commMs), pct(s.overlapFraction), bytes(s.peakMemoryBytes),
+    String(s.stage), pct(s.utilization), pct(s.bubbleFraction), ms(s.idleMs), ms(s.waitingMs), ms(s.transferMs), ...kinds.map((k) => ms(s.busyMs[k] ?? 0)), ms(s.commMs), pct(s.overlapFraction), bytes(s.peakMemoryBytes),
     s.achievedFlops === null ? '–' : `${(s.achievedFlops / 1e9).toFixed(2)}${s.peakFlopsShare !== null ? ` (${pct(s.peakFlopsShare)})` : ''}`,
   ]);
-  const headers = ['stage', 'util', 'bubble', ...kinds.map((k) => `${k} ms`), 'comm ms', 'overlap', 'peak memory', 'GFLOP/s'];
+  const headers = ['stage', 'util', 'bubble', 'idle ms', 'wait ms', 'xfer ms', ...kinds.map((k) => `${k} ms`), 'comm ms', 'overlap', 'peak memory', 'GFLOP/s'];
   const right = headers.map((_, i) => i > 0);
-  return `${lines.join('\n')}\n\n${table(headers, rows, right)}\n\nper measured step; busy ms by op kind; comm = send + receive lanes\n${formatRanks(r)}`;
+  return `${lines.join('\n')}\n\n${table(headers, rows, right)}\n\nper measured step; bubble = idle + wait (in SEND/RECV for a peer); xfer = bytes on the wire, not under compute; busy ms by op kind; comm = transfer + all-reduce\n${formatRanks(r)}`;
 }
 
 // ---------------------------------------------------------------- HTML

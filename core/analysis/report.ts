@@ -77,6 +77,8 @@ export interface Report {
   losses: { step: number; loss: number; warmup: boolean }[];
   /** Present only for a PyTorch profiler (Kineto) trace: where it came from, HTA's per-rank breakdown, the DP straggler (null for a pipeline). */
   origin?: 'kineto';
+  /** Kineto pipelines: the rules that identified the ops ('PP:', 'Forward {i}', 'DeepSpeed _exec_*', 'Megatron forward_step', 'p2p pattern'). */
+  opsRules?: string[];
   ranks?: RankBreakdown[];
   rankStraggler?: RankStraggler | null;
 }
@@ -94,7 +96,8 @@ export function buildReport(t: Timeline): Report {
     source: t.source,
     status: t.status,
     plan: t.plan,
-    model: t.model?.name ?? null,
+    // An imported trace's exported model is named 'unknown': no model.
+    model: t.model?.name && t.model.name !== 'unknown' ? t.model.name : null,
     backend: t.backend,
     batch: t.batch,
     stepTimeMs: u.stepTimeMs,
@@ -137,7 +140,9 @@ export function buildReport(t: Timeline): Report {
     layers: c.layers,
     losses: t.steps.map((s) => ({ step: s.step, loss: s.loss, warmup: s.warmup })),
     // The DP straggler needs ranks that wait for each other in collectives: not a pipeline's stages.
-    ...(ranks ? { origin: 'kineto' as const, ranks, rankStraggler: t.plan ? null : rankStraggler(ranks) } : {}),
+    ...(ranks
+      ? { origin: 'kineto' as const, opsRules: [...new Set((t.ranks ?? []).flatMap((x) => (x.opsRule ? [x.opsRule] : [])))], ranks, rankStraggler: t.plan ? null : rankStraggler(ranks) }
+      : {}),
   };
 }
 

@@ -82,3 +82,32 @@ test('bad input: a missing file, a non-trace, a pipeprof trace mixed with rank f
   }
   assert.ok(!fs.existsSync(path.join(dir, 'o.json')), 'nothing written');
 });
+
+test('engines through the CLI: DeepSpeed and Megatron rank files (python_function markers read from files) and a bare 1F1B; import keeps the rule, the bubble split and HTA figures', async () => {
+  const dir = tmpdir();
+  for (const engine of ['deepspeed', 'megatron', 'bare'] as const) {
+    const f = path.join(dir, engine);
+    fs.mkdirSync(f);
+    ppRun({ engine, stages: 3, microbatches: 6, schedule: '1f1b', replicas: 2, steps: 3, fUs: [700, 1300, 900] }).ranks.forEach((rank, i) => fs.writeFileSync(path.join(f, `rank${i}.json`), JSON.stringify(rank)));
+    const rep = await cli(['report', f, '--json']);
+    assert.equal(rep.code, 0, rep.err);
+    const j = JSON.parse(rep.out);
+    assert.deepEqual(j.opsRules, [{ deepspeed: 'DeepSpeed _exec_*', megatron: 'Megatron forward_step', bare: 'p2p pattern' }[engine]]);
+    assert.equal(j.plan.replicas, 2);
+    assert.equal(j.straggler.stage, 1);
+    for (const s of j.stages) {
+      assert.ok(s.waitingMs > 0 && s.transferMs > 0 && s.idleMs >= 0, `${engine} stage ${s.stage}`);
+      assert.ok(Math.abs(s.bubbleMs - s.idleMs - s.waitingMs) < 1e-9);
+    }
+    const text = await cli(['report', f]);
+    assert.match(text.out, /^ops {9}identified by .+; ranks → stages from the pipeline process group, 2 data-parallel replicas$/m);
+    assert.match(text.out, /^bubble {6}[\d.]+% of each stage's step on average: idle [\d.]+ ms \+ waiting for a peer [\d.]+ ms; transfer on the wire [\d.]+ ms/m);
+    // Through a .pptrace: the same report, HTA figures included (kernel launch times travel with the trace).
+    const out = path.join(dir, `${engine}.pptrace.json`);
+    assert.equal((await cli(['import', f, '--out', out, '--quiet'])).code, 0);
+    const via = JSON.parse((await cli(['report', out, '--json'])).out);
+    assert.deepEqual(via.ranks, j.ranks);
+    assert.deepEqual(via.opsRules, j.opsRules);
+    assert.deepEqual(via.stages.map((s: { bubbleFraction: number }) => s.bubbleFraction), j.stages.map((s: { bubbleFraction: number }) => s.bubbleFraction));
+  }
+});

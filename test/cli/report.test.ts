@@ -57,11 +57,12 @@ test('text report: a summary and one row per stage', async () => {
   assert.match(r.out, /^step time {3}[\d.]+ ms \(median of 3 measured steps\) {3}[\d.]+ samples\/s$/m);
   // Three measured steps: their range, and the slow ones (a real run on a shared machine may have one or none).
   assert.match(r.out, /^spread {6}[\d.]+–[\d.]+ ms \([\d.]+% of the median\); (no step ≥ 10% over the median|steps? \d+(, \d+)* took ≥ 10% over the median \(the machine was busy, or the run still warming up: measure again, or warm up longer: --warmup, --warmup-ms\))$/m);
-  assert.match(r.out, /^bubble {6}[\d.]+% of each stage's step on average {3}\(analytic \(S−1\)\/\(M\+S−1\): 33\.3%\)$/m);
+  assert.match(r.out, /^bubble {6}[\d.]+% of each stage's step on average: idle [\d.]+ ms \+ waiting for a peer [\d.]+ ms; transfer on the wire [\d.]+ ms \(exposed, not bubble\) {3}\(analytic for 1f1b: 33\.3%\)$/m);
   assert.match(r.out, /^overlap {5}[\d.]+% of [\d.]+ ms communication/m);
   assert.match(r.out, /^straggler {3}stage [01]: busy/m);
-  assert.match(r.out, /^stage +util +bubble +F ms +B ms +OPT ms +comm ms +overlap +peak memory +GFLOP\/s$/m);
-  assert.match(r.out, /^0 +[\d.]+% +[\d.]+% +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+% +[\d.]+ (KiB|MiB) +[\d.]+( \([\d.]+%\))?$/m);
+  assert.match(r.out, /^stage +util +bubble +idle ms +wait ms +xfer ms +F ms +B ms +OPT ms +comm ms +overlap +peak memory +GFLOP\/s$/m);
+  assert.match(r.out, /^0 +[\d.]+% +[\d.]+% +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+% +[\d.]+ (KiB|MiB) +[\d.]+( \([\d.]+%\))?$/m);
+  assert.match(r.out, /\(SEND\/RECV: their transfer only; their waiting is bubble\)$/m);
   assert.match(r.out, /^1 +[\d.]+%/m);
 });
 
@@ -76,6 +77,13 @@ test('--json prints the report object with the documented names', async () => {
     assert.deepEqual(Object.keys(s.busyMs), ['F', 'B', 'W', 'R', 'OPT', 'COMPRESS', 'DECOMPRESS']);
   }
   assert.equal(j.analyticBubbleFraction, 1 / 3);
+  // A RECV's wait is bubble, not communication: each stage's communication is its transfer (and all-reduce), and the
+  // step splits into compute, bubble (idle + waiting) and exposed transfer.
+  for (const s of j.stages) {
+    assert.ok(Math.abs(s.bubbleMs - s.idleMs - s.waitingMs) < 1e-9);
+    assert.ok(s.commMs <= s.sendMs + s.recvMs + s.allreduceMs + 1e-9 && s.recvMs < s.waitingMs + s.recvMs);
+    assert.ok(s.waitingMs > s.transferMs, `stage ${s.stage}: a local run waits longer than it transfers (${s.waitingMs} vs ${s.transferMs})`);
+  }
   assert.equal(typeof j.straggler.stage, 'number');
   assert.ok(j.samplesPerSec > 0);
 });

@@ -160,7 +160,7 @@ const PAGE_SCRIPT = `
   var g = cv.getContext('2d'); g.scale(dpr, dpr);
   var span = Math.max(D.step.stepMs, 1e-9), x = function (t) { return left + (W - left - 10) * t / span; };
   g.font = '12px system-ui, sans-serif'; g.textBaseline = 'middle';
-  for (var s = 0; s < D.step.stages; s++) { g.fillStyle = '#333'; g.fillText('stage ' + s, 4, top + s * rowH + 14); g.fillStyle = '#f6f6f6'; g.fillRect(left, top + s * rowH, W - left - 10, 28); }
+  for (var s = 0; s < D.step.stages; s++) { g.fillStyle = '#333'; g.fillText((D.pipeline ? 'stage ' : 'row ') + s, 4, top + s * rowH + 14); g.fillStyle = '#f6f6f6'; g.fillRect(left, top + s * rowH, W - left - 10, 28); }
   var boxes = [];
   D.step.ops.forEach(function (o) {
     var y = top + o.stage * rowH + (o.lane === 0 ? 0 : o.lane === 1 ? 30 : o.lane === 2 ? 36 : 42), h = o.lane === 0 ? 28 : 4;
@@ -182,12 +182,16 @@ const PAGE_SCRIPT = `
   Object.keys(C).forEach(function (k) { var sp = document.createElement('span'); sp.className = 'key'; sp.style.background = C[k]; legend.appendChild(sp); legend.appendChild(document.createTextNode(k + '  ')); });
   if (typeof Chart === 'undefined') return;
   Chart.defaults.animation = false;
-  var stages = D.report.stages.map(function (s) { return 'stage ' + s.stage; });
+  var stages = D.report.stages.map(function (s) { return (D.pipeline ? 'stage ' : 'row ') + s.stage; });
   var kinds = ['F', 'B', 'W', 'R', 'OPT', 'KERNEL'];
   var sets = kinds.filter(function (k) { return D.report.stages.some(function (s) { return s.busyMs[k] > 0; }); }).map(function (k) {
     return { label: k + ' ms', data: D.report.stages.map(function (s) { return s.busyMs[k]; }), backgroundColor: C[k] };
   });
-  sets.push({ label: 'bubble ms', data: D.report.stages.map(function (s) { return s.bubbleMs; }), backgroundColor: C.bubble });
+  if (D.pipeline) {
+    sets.push({ label: 'idle ms', data: D.report.stages.map(function (s) { return s.idleMs; }), backgroundColor: C.bubble });
+    sets.push({ label: 'waiting for a peer ms', data: D.report.stages.map(function (s) { return s.waitingMs; }), backgroundColor: C.RECV });
+    sets.push({ label: 'transfer ms', data: D.report.stages.map(function (s) { return s.transferMs; }), backgroundColor: C.SEND });
+  } else sets.push({ label: 'not busy ms', data: D.report.stages.map(function (s) { return Math.max(0, s.idleMs + s.waitingMs + s.transferMs + s.collectiveMs); }), backgroundColor: C.bubble });
   new Chart(document.getElementById('util'), { type: 'bar', data: { labels: stages, datasets: sets },
     options: { indexAxis: 'y', responsive: true, maintainAspectRatio: false, scales: { x: { stacked: true, title: { display: true, text: 'ms per measured step' } }, y: { stacked: true } } } });
   // Loss by step and by wall-clock: this run, and the runs given with --with.
@@ -203,8 +207,10 @@ const PAGE_SCRIPT = `
     new Chart(document.getElementById(id), { type: 'scatter', data: { datasets: curve(by) },
       options: { responsive: true, maintainAspectRatio: false, scales: { x: { title: { display: true, text: title } }, y: { title: { display: true, text: 'loss' } } } } });
   };
-  lossChart('loss', 'step', 'step (grey: warm-up)');
-  lossChart('losstime', 'seconds', 'wall-clock seconds since the first step started');
+  if (document.getElementById('loss')) {
+    lossChart('loss', 'step', 'step (grey: warm-up)');
+    lossChart('losstime', 'seconds', 'wall-clock seconds since the first step started');
+  }
 })();
 `;
 
@@ -216,22 +222,42 @@ export function renderHtml(r: Report, t: Timeline, file: string, chartJs: string
     step: { stages: t.stages, stepMs: step.stepMs, ops: step.ops },
     colors: t.origin === 'kineto' ? { ...COLORS, ...KINETO_COLORS } : COLORS,
     series: [lossSeries(t, path.basename(file)), ...others],
+    pipeline: !(r.origin === 'kineto' && !r.plan),
   };
+  // Only what the data holds: no loss charts without a loss, no layers table without layers, no pipeline words without a pipeline.
+  const hasLoss = data.series.some((x) => x.points.some((pt) => pt.loss !== null));
+  const perRank = !data.pipeline;
   const p = r.plan;
   const summary: [string, string][] = [
     ['trace', `${file} (${r.source}, ${r.status})`],
     ['model', `${r.model ?? 'unknown'}${r.backend ? ` on ${r.backend}` : ''}`],
-    ['plan', p ? `${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}` : 'unknown'],
+    perRank
+      ? ['ranks', `${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}, no pipeline (a PyTorch profiler trace): one row per rank`]
+      : ['plan', p ? `${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}` : 'unknown'],
+    ...(r.opsRules?.length ? [['ops', `identified by ${r.opsRules.join(' and ')}; ranks → stages from the pipeline process group`] as [string, string]] : []),
     ['step time', `${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps})${r.samplesPerSec !== null ? ` · ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`],
     ...(r.measuredSteps > 1 ? [['spread', spreadText(r.stepTimeSpread)] as [string, string]] : []),
-    ['bubble', `${pct(r.bubbleFraction)}${r.analyticBubbleFraction !== null ? ` (analytic ${pct(r.analyticBubbleFraction)})` : ''}`],
-    ['overlap', r.overlapFraction === null ? 'no communication' : `${pct(r.overlapFraction)} of ${ms(r.commMs)} ms`],
-    ...(r.allreduceOverlapFraction === null ? [] : [['all-reduce', `${ms(r.allreduceMs)} ms per step, ${pct(r.allreduceOverlapFraction)} hidden`] as [string, string]]),
-    ['straggler', `stage ${r.straggler.stage}, ${pct(r.straggler.overMeanFraction)} over the mean busy time`],
+    ...(perRank
+      ? [
+        ['GPU busy', r.stages.map((s) => pct(s.utilization)).join(', ')] as [string, string],
+        ['collectives', r.overlapFraction === null ? 'none' : `${ms(r.commMs)} ms per step, ${pct(r.overlapFraction)} hidden under compute`] as [string, string],
+        ...(r.rankStraggler ? [['straggler', `rank ${r.rankStraggler.rank}, ${pct(r.rankStraggler.overMeanFraction)} over the mean compute`] as [string, string]] : []),
+      ]
+      : [
+        ['bubble', `${pct(r.bubbleFraction)}: idle ${ms(r.idleMs)} ms + waiting for a peer ${ms(r.waitingMs)} ms per step; transfer ${ms(r.transferMs)} ms${r.analyticBubbleFraction !== null ? ` (analytic for ${p?.schedule ?? 'the schedule'} ${pct(r.analyticBubbleFraction)})` : ''}`] as [string, string],
+        ['overlap', r.overlapFraction === null ? 'no communication' : `${pct(r.overlapFraction)} of ${ms(r.commMs)} ms (SEND/RECV: transfer only)`] as [string, string],
+        ...(r.allreduceOverlapFraction === null ? [] : [['all-reduce', `${ms(r.allreduceMs)} ms per step, ${pct(r.allreduceOverlapFraction)} hidden`] as [string, string]]),
+        ['straggler', `stage ${r.straggler.stage}, ${pct(r.straggler.overMeanFraction)} over the mean busy time`] as [string, string],
+      ]),
     ['critical path', `step ${r.criticalPath.step}: ${r.criticalPath.label}`],
   ];
   const kinds: (BusyKind | 'KERNEL')[] = [...BUSY_KINDS, ...(r.stages.some((s) => s.busyMs.KERNEL !== undefined) ? ['KERNEL' as const] : [])];
-  const stageRows = r.stages.map((s) => `<tr><td>${s.stage}</td><td>${pct(s.utilization)}</td><td>${pct(s.bubbleFraction)}</td>${kinds.map((k) => `<td>${ms(s.busyMs[k] ?? 0)}</td>`).join('')}<td>${ms(s.commMs)}</td><td>${pct(s.overlapFraction)}</td><td>${bytes(s.peakMemoryBytes)}</td></tr>`).join('\n');
+  const stageRows = perRank
+    ? r.stages.map((s) => `<tr><td>${s.stage}</td><td>${pct(s.utilization)}</td><td>${ms(s.busyMs.KERNEL ?? 0)}</td><td>${ms(s.commMs)}</td><td>${pct(s.overlapFraction)}</td></tr>`).join('\n')
+    : r.stages.map((s) => `<tr><td>${s.stage}</td><td>${pct(s.utilization)}</td><td>${pct(s.bubbleFraction)}</td><td>${ms(s.idleMs)}</td><td>${ms(s.waitingMs)}</td><td>${ms(s.transferMs)}</td>${kinds.map((k) => `<td>${ms(s.busyMs[k] ?? 0)}</td>`).join('')}<td>${ms(s.commMs)}</td><td>${pct(s.overlapFraction)}</td><td>${bytes(s.peakMemoryBytes)}</td></tr>`).join('\n');
+  const stageHead = perRank
+    ? '<h2>Ranks</h2>\n<table><tr><th>row</th><th>GPU busy</th><th>kernel ms</th><th>collective ms</th><th>hidden</th></tr>'
+    : `<h2>Stages</h2>\n<table><tr><th>stage</th><th>util</th><th>bubble</th><th>idle ms</th><th>wait ms</th><th>xfer ms</th>${kinds.map((k) => `<th>${k} ms</th>`).join('')}<th>comm ms</th><th>overlap</th><th>peak memory</th></tr>`;
   const rankRows = (r.ranks ?? []).map((k) => `<tr><td>${k.rank}</td><td>${pct(k.idleFraction)}</td><td>${pct(k.computeFraction)}</td><td>${pct(k.nonComputeFraction)}</td><td>${pct(k.commCompOverlap)}</td><td>${ms(k.spanUs / 1000)}</td></tr>`).join('\n');
   const layerRows = r.layers.map((l) => `<tr><td>${escapeHtml(l.layer)}</td><td>${escapeHtml(l.kind)}</td><td>${l.stage}</td><td>${l.fMs.toFixed(3)}</td><td>${l.bMs.toFixed(3)}</td><td>${l.rMs.toFixed(3)}</td><td>${l.params}</td><td>${l.activationBytesPerSample}</td><td>${escapeHtml(l.source)}</td></tr>`).join('\n');
   return `<!doctype html>
@@ -255,28 +281,27 @@ table { border-collapse: collapse; } td, th { padding: 3px 10px; border-bottom: 
 <dl>
 ${summary.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('\n')}
 </dl>
-<h2>Step ${r.criticalPath.step} (one row per stage; thin strips: send, receive)</h2>
+<h2>Step ${r.criticalPath.step} (${perRank ? 'one row per rank; thin strips: collectives and memory' : 'one row per stage; thin strips: send, receive'})</h2>
 <div><canvas id="timeline"></canvas></div>
 <div id="legend"></div>
 <div id="tip"></div>
-<h2>Time per stage</h2>
+<h2>Time per ${perRank ? 'rank' : 'stage'}</h2>
 <div class="chart"><canvas id="util"></canvas></div>
-<h2>Loss by step</h2>
+${hasLoss ? `<h2>Loss by step</h2>
 <div class="chart"><canvas id="loss"></canvas></div>
 <h2>Loss by wall-clock</h2>
 <div class="chart"><canvas id="losstime"></canvas></div>
-<h2>Stages</h2>
-<table><tr><th>stage</th><th>util</th><th>bubble</th>${kinds.map((k) => `<th>${k} ms</th>`).join('')}<th>comm ms</th><th>overlap</th><th>peak memory</th></tr>
+` : ''}${stageHead}
 ${stageRows}
 </table>
 ${rankRows ? `<h2>Ranks (HTA temporal breakdown)</h2>
 <table><tr><th>rank</th><th>idle</th><th>compute</th><th>non-compute</th><th>comm/comp overlap</th><th>span ms</th></tr>
 ${rankRows}
 </table>
-` : ''}<h2>Layers (per micro-batch)</h2>
+` : ''}${layerRows ? `<h2>Layers (per micro-batch)</h2>
 <table><tr><th>layer</th><th>kind</th><th>stage</th><th>F ms</th><th>B ms</th><th>R ms</th><th>params</th><th>activation B/sample</th><th>source</th></tr>
 ${layerRows}
-</table>
+</table>` : ''}
 <script type="application/json" id="pipeprof-data">${scriptJson(data)}</script>
 <script nonce="${nonce}">
 ${chartJs}

@@ -48,6 +48,10 @@ export function recommendForTrace(
   opts: { stages?: number; workers?: number; memoryLimitBytes?: number; top?: number } = {},
 ): { plans: RankedPlan[]; measuredMs: number | undefined; costs: CostModel; traced: Plan } {
   timeline = kinetoAsRecommendable(timeline);
+  if (!timeline.plan && timeline.origin === 'kineto')
+    throw new UsageError([
+      `${file}: a PyTorch profiler trace with no pipeline (one row per rank: no rank feeds another through point-to-point kernels), so there are no stages to rebalance; pass the traces of every rank of a pipeline-parallel job`,
+    ]);
   if (!timeline.plan) throw new UsageError([`${file}: the trace has no plan in its pipeprof block; capture it with pipeprof capture`]);
   if (!timeline.batch) throw new UsageError([`${file}: the trace does not record its batch size (pipeprof.run.batch); capture it with pipeprof capture`]);
   const measuredMs = measuredStepMs(timeline);

@@ -218,3 +218,35 @@ test('--html into a folder that does not exist: exit 2, nothing written', async 
   assert.equal(r.code, 2);
   assert.match(r.err, /^pipeprof: --html .*r\.html: folder .* does not exist; create it or choose another output path\n$/);
 });
+
+test('an imported single-rank trace that is no pipeline: the page and the text show only what the data holds (issue 17, item 7)', async () => {
+  const fixtureDir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'kineto');
+  const out = path.join(dir, 'k.pptrace.json');
+  const imp = await cli(['import', path.join(fixtureDir, 'nccl-2rank-rank0.json.gz'), '--out', out]);
+  assert.equal(imp.code, 0, imp.err);
+  assert.match(imp.err, /world_size is 2 but only rank 0 was given/);
+  assert.match(imp.err, /no pipeline: one rank, and it ran no point-to-point \(Send\/Recv\) NCCL kernel; showing one row per rank/);
+  // The progress bar ends once (a line per file at most), not once per chunk.
+  assert.ok((imp.err.match(/MiB of [\d.]+ MiB/g) ?? []).length <= 1, imp.err);
+  const html = path.join(dir, 'k.html');
+  const r = await cli(['report', out, '--html', html]);
+  assert.equal(r.code, 0, r.err);
+  const page = fs.readFileSync(html, 'utf8');
+  assert.match(page, /<h1>pipeprof report · k\.pptrace\.json<\/h1>/, 'titled by the file, not "unknown"');
+  const visible = page.slice(0, page.indexOf('<script type="application/json"'));
+  assert.doesNotMatch(visible, /Loss by step|Layers \(per micro-batch\)|bubble|<th>F ms<\/th>|straggler/i);
+  const cp = /<dt>critical path<\/dt><dd>([^<]*)<\/dd>/.exec(page)![1];
+  assert.match(cp, /^step 4: \d+ ops: KERNEL·s0 ×\d+ [\d.]+ ms$/, 'a count and the top contributors');
+  assert.ok(cp.length < 80);
+  assert.doesNotMatch(r.out, /bubble|straggler|F ms/);
+  assert.match(r.out, /^critical {4}step 4: \d+ kernels cover [\d.]+ of [\d.]+ ms/m);
+});
+
+test('the progress bar on a terminal ends once for a file read in many chunks', async () => {
+  const fixtureDir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'kineto');
+  let err = '';
+  const { run } = await import('../../cli/main');
+  const code = await run(['report', path.join(fixtureDir, 'nccl-2rank-rank0.json.gz'), '--json'], { out: () => undefined, err: (t) => void (err += t), errIsTTY: true });
+  assert.equal(code, 0, err);
+  assert.equal((err.match(/1000\/1000/g) ?? []).length, 1, JSON.stringify(err.slice(-400)));
+});

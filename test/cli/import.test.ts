@@ -111,3 +111,19 @@ test('engines through the CLI: DeepSpeed and Megatron rank files (python_functio
     assert.deepEqual(via.stages.map((s: { bubbleFraction: number }) => s.bubbleFraction), j.stages.map((s: { bubbleFraction: number }) => s.bubbleFraction));
   }
 });
+
+test('recommend --layers on PyTorch rank files: costs solved, plans move blocks, the best one-stage-per-rank plan in Megatron, torch and DeepSpeed terms; bad counts exit 2', async () => {
+  const dir = tmpdir();
+  const blocks = [2, 2, 2, 2];
+  ppRun({ engine: 'bare', schedule: '1f1b', stages: 4, microbatches: 8, steps: 3, fUs: blocks.map((n, s) => n * 300 + (s === 0 ? 100 : 0) + (s === 3 ? 600 : 0)), bUs: blocks.map((n, s) => n * 600 + (s === 0 ? 100 : 0) + (s === 3 ? 900 : 0)) })
+    .ranks.forEach((rank, i) => fs.writeFileSync(path.join(dir, `rank${i}.json`), JSON.stringify(rank)));
+  const r = await cli(['recommend', dir, '--layers', '2,2,2,2', '--top', '20']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^layers {7}solved from the stages' F \+ B per micro-batch: a block 0\.90 ms, the first stage's extra work \(embedding\) 0\.20 ms, the last's \(head, loss\) 1\.50 ms$/m);
+  assert.match(r.out, /^plan #\d+ +in the engines' terms: Megatron --decoder-first-pipeline-num-layers \d --decoder-last-pipeline-num-layers [01][ ;]/m);
+  const j = JSON.parse((await cli(['recommend', dir, '--layers', '2,2,2,2', '--json', '--top', '20'])).out);
+  assert.ok(j.plans.some((p: { balance: number[] }) => p.balance.length === 4 && p.balance[3] < 3), 'some plan moves a block off the last stage');
+  const bad = await cli(['recommend', dir, '--layers', '2,x']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--layers must list blocks per stage as whole numbers ≥ 0 \(got "2,x"\); e\.g\. --layers 2,8,8,2/);
+});

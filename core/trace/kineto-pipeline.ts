@@ -181,6 +181,7 @@ export function engineOps(p: Placed, S: number, labelOf: (s: string) => number, 
   };
   interface Seg { kind: 'F' | 'B' | 'OPT' | 'KERNEL'; mb: number; step: number; first: number; lo: number; hi: number; auto: boolean; marker: number }
   const segs: Seg[] = [];
+  const ofMarker = new Map<number, Seg>();
   const p2p: number[] = [];
   const others: number[] = [];
   let cur: Seg | null = null;
@@ -202,9 +203,12 @@ export function engineOps(p: Placed, S: number, labelOf: (s: string) => number, 
       const kind = mk >= 0 ? markers[mk].kind : markers.length ? 'KERNEL' : auto ? 'B' : 'F';
       cur = { kind, mb: mk >= 0 ? markers[mk].microbatch : -1, step, first: t, lo: g.start[i], hi: g.start[i] + g.dur[i], auto, marker: mk };
       // One marker, one op, even when its kernels are interleaved with another range's.
-      const prior = mk >= 0 ? segs.find((s) => s.marker === mk) : undefined;
+      const prior = mk >= 0 ? ofMarker.get(mk) : undefined;
       if (prior) cur = prior;
-      else segs.push(cur);
+      else {
+        segs.push(cur);
+        if (mk >= 0) ofMarker.set(mk, cur);
+      }
     }
     cur!.lo = Math.min(cur!.lo, g.start[i]);
     cur!.hi = Math.max(cur!.hi, g.start[i] + g.dur[i]);

@@ -18,22 +18,28 @@ import { engineOps, periodSteps, pipelineLayout } from './kineto-pipeline';
  *   above 1 ms). Otherwise clocks are taken as recorded, with a warning.
  * - Kinds: NCCL kernels (ncclKernel_*, ncclDevKernel_*) → COMM, labelled with the collective (args "Collective name",
  *   else the kernel name) and bytes = max(In, Out msg nelems) × dtype size (nccl-tests' message size); other kernels →
- *   KERNEL; gpu_memcpy → MEMCPY, gpu_memset → MEMSET (bytes from args). A kernel's step is the ProfilerStep#N whose CPU
+ *   KERNEL; gpu_memcpy → MEMCPY, gpu_memset → MEMSET (bytes from args); cuda_sync with a stream → SYNC (HTA counts them as
+ *   GPU time). Each keeps its launch time and launching thread (the autograd engine's for backward kernels). A kernel's step is the ProfilerStep#N whose CPU
  *   window holds its launch (cuda_runtime/cuda_driver event with the same correlation id), as HTA assigns iterations;
  *   without a launch, the step whose window holds its start.
- * - Steps: ProfilerStep#N (CPU user_annotation), merged over ranks and widened to the GPU work launched in them
- *   (GPU runs behind the CPU). Without any, the whole trace is step 0, with a warning.
+ * - Steps: a pipeline's are one rank's iteration period (kineto-pipeline.ts). Otherwise ProfilerStep#N (CPU
+ *   user_annotation), merged over ranks and widened to the GPU work launched in them (GPU runs behind the CPU). Without
+ *   any, the whole trace is step 0, with a warning.
  * - Pipeline: torch.distributed.pipelining's `PP:<stage><op><micro-batch>` annotations become F, B (from B and I), W,
  *   SEND, RECV, ALLREDUCE (REDUCE_GRAD) and COMM (UNSHARD, RESHARD) ops. Their span is the GPU-side annotation of the
- *   same name (the n-th CPU one pairs with the n-th GPU one), else the GPU time of the kernels launched inside the CPU
- *   annotation, else the CPU annotation itself. A rank that runs several stages (interleaved, looped or V schedules)
+ *   same name only when no kernel was launched inside the CPU annotation (from any thread: a backward's kernels come
+ *   from the autograd thread, and its GPU twin covers only the main thread's few); else the GPU time of those kernels
+ *   (compute kernels for F, B, W; NCCL kernels for the rest), else the CPU annotation itself. A rank that runs several stages (interleaved, looped or V schedules)
  *   is one row: row = its smallest stage, chunk = floor(stage / pipeline ranks). Ranks on the same row are replicas.
  *   The plan is guessed: one unit per stage, micro-batches = largest index + 1, schedule zb-h1 when W ops exist,
  *   interleaved-1f1b with chunks, gpipe when every F of a stage precedes its first B in every step, else 1f1b.
- * - Without `PP:` annotations each rank is a row (in rank order) and `ops` is the kernel table itself.
+ * - Without `PP:` annotations: the pipeline from the p2p process groups and each engine's markers or the p2p pattern
+ *   (kineto-pipeline.ts); when the ranks form none (no p2p kernel, one rank, no group), each rank is a row (in rank
+ *   order), `ops` is the kernel table itself, and one warning says why there is no pipeline.
  * - Ranks: distributedInfo.rank. One file without it is rank 0 (a warning); several files none of which names its
- *   rank are a TraceError; a file without a rank among named ones, a repeated rank, a rank of another job (world_size,
- *   backend or process groups differ from most files') and a rank sharing no time with the others are left out, with
+ *   rank are a TraceError; a file without a rank among named ones, a repeated rank, a rank of another job (world_size or
+ *   backend differ from most files', or a process group of the same name lists other ranks: each rank's pg_config lists
+ *   only its own groups) and a rank sharing no time with the others are left out, with
  *   a line each. A file's problems (negative durations, overlapping steps, unknown `PP:` actions) are lines too.
  */
 
@@ -156,8 +162,6 @@ export interface KinetoRank {
   rank: number | null;
   worldSize: number | null;
   backend: string | null;
-  /** distributedInfo.pg_config, as one comparable string (null when absent). */
-  groups: string | null;
   /** baseTimeNanoseconds / 1000, or null. */
   baseUs: number | null;
   /** GPU activity in file order, times in the file's µs. kind: OP code (KERNEL, COMM, MEMCPY, MEMSET). */
@@ -428,7 +432,6 @@ export class KinetoRankReader {
     if (!autogradTids.length && this.mainTid !== null) autogradTids = [...new Set(Array.from(launchTid).filter((x) => Number.isFinite(x) && x !== this.mainTid))];
     return {
       file, rank, worldSize: int(di.world_size) || null, backend: typeof di.backend === 'string' ? di.backend : null,
-      groups: Array.isArray(pg) ? JSON.stringify(pg.map((g) => (isObj(g) ? [g.pg_name, g.pg_size, g.ranks] : g))) : null,
       baseUs,
       gpu: {
         length: n, kind: this.kind.done(), start: this.start.done(), dur: this.dur.done(),

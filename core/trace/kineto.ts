@@ -288,7 +288,10 @@ export class KinetoRankReader {
         if (kind === OP.KERNEL && name.startsWith('nccl') && NCCL_KERNEL.test(name)) {
           kind = OP.COMM;
           const coll = a['Collective name'];
-          label = this.labels.of(typeof coll === 'string' && coll ? collectiveName(coll) : collectiveOfKernel(name));
+          // A batched send + receive (batch_isend_irecv: "coalesced") runs as one SendRecv kernel.
+          const fromArgs = typeof coll === 'string' && coll ? collectiveName(coll) : '';
+          const fromName = collectiveOfKernel(name);
+          label = this.labels.of(fromArgs && !(fromName === 'SendRecv' && !['Send', 'Recv'].includes(fromArgs)) ? fromArgs : fromName);
           const n = Math.max(Number(a['In msg nelems']) || 0, Number(a['Out msg nelems']) || 0);
           bytes = n > 0 && typeof a.dtype === 'string' ? n * dtypeBytes(a.dtype) : 0;
         }

@@ -373,3 +373,15 @@ test('bad input: no pipeline (no p2p kernel, one rank, a partial job) gives the 
   assert.equal(bare.timeline.plan, null);
   assert.ok(bare.warnings.some((w) => /^no pipeline: the point-to-point kernels of rank\(s\) 0, 1 name no process group/.test(w)), bare.warnings.join('\n'));
 });
+
+test('batched p2p (batch_isend_irecv: one SendRecv kernel whose args say "coalesced") still links the ranks into a pipeline; it counts as a RECV', () => {
+  const ar = (ts: number, group: string) => kernel('ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)', ts, 20, { stream: 40, args: { 'Collective name': 'coalesced', 'In msg nelems': 1024, 'Out msg nelems': 1024, dtype: 'Float', 'Process Group Ranks': group } });
+  const r0 = rank(0, [step(1, 0, 1000), ...kernel('gemm', 10, 100), ...ar(120, '[0, 1]'), ...kernel('gemm', 300, 200, { launchAt: 150 })], 'r0.json');
+  const r1 = rank(1, [step(1, 0, 1000), ...ar(100, '[0, 1]'), ...kernel('gemm', 150, 100), ...kernel('gemm', 260, 200)], 'r1.json');
+  const { timeline: t, warnings } = timelineFromKineto([r0, r1]);
+  assert.ok(t.plan, warnings.join('\n'));
+  assert.deepEqual(t.ranks!.map((r) => [r.rank, r.stage, r.opsRule]), [[0, 0, 'p2p pattern'], [1, 1, 'p2p pattern']]);
+  const recv = Array.from({ length: t.ops.length }, (_, i) => opAt(t.ops, i)).filter((o) => o.kind === 'RECV');
+  assert.equal(recv.length, 2);
+  assert.deepEqual(recv.map((o) => t.labels![o.label!]), ['SendRecv', 'SendRecv']);
+});

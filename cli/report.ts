@@ -62,7 +62,7 @@ function formatRanks(r: Report): string {
   const straggler = s
     ? `\nstraggler   rank ${s.rank}: ${ms(s.computeUsPerStep / 1000)} ms compute per step, ${pct(s.overMeanFraction)} over the mean of ${ms(s.meanComputeUsPerStep / 1000)} ms (the others wait for it in their collectives)`
     : '';
-  return `\nper rank (HTA's temporal breakdown of GPU time: as HTA defines it: GPU events launched before the last step, merged over streams, in whole µs; memcpy, memset and stream waits count as non-compute)\n${table(headers, rows, headers.map((_, i) => i > 0))}${straggler}\n`;
+  return `\nper rank (HTA's temporal breakdown of GPU time, as HTA defines it: GPU events launched before the last step, merged over streams, rounded to whole µs when the file has ns times; memcpy, memset and stream waits count as non-compute)\n${table(headers, rows, headers.map((_, i) => i > 0))}${straggler}\n`;
 }
 
 /** The measured steps' range, and the slow ones: how far the run's median holds. */

@@ -56,8 +56,8 @@ export async function importCommand(inputs: string[], flags: ImportFlags, io: Cl
       [
         `ranks       ${summary.ranks.map((r) => `${r.rank} (${path.basename(r.file)}${r.skewUs ? `, clock ${r.skewUs >= 0 ? '+' : ''}${r.skewUs.toFixed(0)} µs` : ''})`).join(', ')}`,
         t.plan
-          ? `pipeline    ${t.stages} stages, ${t.plan.microbatches} micro-batches, ${t.plan.schedule} (from the PP: annotations)`
-          : 'pipeline    none (no PP: annotations): per-rank analysis',
+          ? `pipeline    ${t.stages} stages${t.plan.replicas > 1 ? ` × ${t.plan.replicas} replicas` : ''}, ${t.plan.microbatches} micro-batches, ${t.plan.schedule} (ops identified by ${[...new Set((t.ranks ?? []).flatMap((r) => (r.opsRule ? [r.opsRule] : [])))].join(' and ')})`
+          : 'pipeline    none (see the warning above): per-rank analysis',
         `steps       ${t.steps.length}`,
         `GPU ops     ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}`,
         `trace       ${out}  (pipeprof report ${out})`,

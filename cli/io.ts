@@ -49,10 +49,13 @@ export async function readInputs(io: CliIO, inputs: string | readonly string[], 
   const progress = new Progress(io, opts.label ?? 'read');
   let last = 0;
   let quarter = 0;
+  /** The bar's last line is printed once, however many times the reader reports the whole file read. */
+  let ended = false;
   const onProgress = opts.quiet
     ? undefined
     : (read: number, total: number) => {
-        if (total <= 0) return;
+        if (total <= 0 || ended) return;
+        if (read >= total) ended = true;
         const now = Date.now();
         if (io.errIsTTY) {
           if (read < total && now - last < 100) return;

@@ -14,7 +14,7 @@ import type { VerifiedPlan } from '../core/io/verify';
 import { predictionText } from '../core/simulate/uncertainty';
 import type { RankedPlan } from '../core/recommend/recommend';
 import { Progress } from './io';
-import { recommendForTrace } from '../core/recommend/for-trace';
+import { engineTerms, recommendForTrace } from '../core/recommend/for-trace';
 import type { ExportFormat } from '../core/recommend/export';
 import { EXPORT_FORMATS, exportPlan, parseFormat } from '../core/recommend/export';
 import { formatBytes } from '../core/recommend/partition';
@@ -77,6 +77,15 @@ export interface RecommendFlags {
   json?: boolean;
   apply?: string;
   format?: string;
+  /** Blocks per stage of an imported PyTorch pipeline (--layers 2,8,8,2), so plans may move them between stages. */
+  layers?: string;
+}
+
+/** --layers 2,8,8,2 → [2, 8, 8, 2]; one line when it is not a list of counts. */
+function parseLayers(v: string): number[] {
+  const xs = v.split(',').map((x) => Number(x.trim()));
+  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 0)) throw new UsageError([`--layers must list blocks per stage as whole numbers ≥ 0 (got ${JSON.stringify(v)}); e.g. --layers 2,8,8,2`]);
+  return xs;
 }
 
 export function registerRecommend(program: Command, io: CliIO): void {
@@ -84,6 +93,7 @@ export function registerRecommend(program: Command, io: CliIO): void {
     .command('recommend')
     .argument('<trace>', 'a pipeprof trace (.pptrace.json) to calibrate the timing model on')
     .description('rank plans (balance, micro-batches, schedule, recompute) by predicted step time')
+    .option('--layers <counts>', 'an imported PyTorch pipeline: blocks per stage (e.g. 2,8,8,2); the first and last stages\' extra work (embedding, head, loss) is solved from the stages\' measured times, and plans may move blocks between stages (default: stages stay whole)')
     .option('--memory-limit <size>', 'per-stage memory limit, e.g. 4GiB, 512MiB or 1e9 bytes (default: none)')
     .option('--stages <S>', "stage count of the plans searched (default: the traced plan's)")
     .option('--workers <N>', 'search stages × replicas = N: the replica count and its sync mode (step or layerwise) too (default: the traced workers, no new replicas)')
@@ -110,12 +120,13 @@ export function registerRecommend(program: Command, io: CliIO): void {
       const verify = check(() => positiveInt(flags.verify, '--verify', '3'));
       const top = check(() => positiveInt(flags.top, '--top', '5')) ?? RECOMMEND_DEFAULTS.top;
       const format: ExportFormat | undefined = flags.format === undefined ? undefined : check(() => parseFormat(flags.format!));
+      const layers = flags.layers === undefined ? undefined : check(() => parseLayers(flags.layers!));
       if (problems.length) throw new UsageError(problems);
       // The config file --apply edits is checked before any work too.
       const applyText = flags.apply === undefined ? undefined : readApplyTarget(flags.apply);
 
       const timeline = await readInputs(io, tracePath);
-      const found = recommendForTrace(timeline, tracePath, { stages, workers, memoryLimitBytes, top: Math.max(top, verify ?? 0) });
+      const found = recommendForTrace(timeline, tracePath, { stages, workers, memoryLimitBytes, top: Math.max(top, verify ?? 0), layers });
       const { measuredMs: measured, traced, tracedRanked } = found;
       let plans = found.plans;
       /** What --verify measured of each verified plan, by the plan. */
@@ -162,7 +173,16 @@ export function registerRecommend(program: Command, io: CliIO): void {
         })}\n`);
       } else {
         io.out(`traced plan  ${planText(traced)}${measured !== undefined ? `: ${measured.toFixed(1)} ms per step (median, measured)` : ''}\n`);
-        if (timeline.origin === 'kineto')
+        if (found.solve) {
+          const v = found.solve;
+          io.out(`layers       solved from the stages' F + B per micro-batch: a block ${v.blockMs.toFixed(2)} ms, the first stage's extra work (embedding) ${v.firstExtraMs.toFixed(2)} ms, the last's (head, loss) ${v.lastExtraMs.toFixed(2)} ms\n`);
+          // The best plan with one stage per rank (an interleaved plan's virtual stages are no engine's split points).
+          const k = plans.findIndex((p) => p.balance.length === found.traced.balance.length && !p.chunks);
+          if (k >= 0) {
+            const terms = engineTerms(plans[k].balance, v);
+            io.out(`plan #${k + 1}${' '.repeat(Math.max(1, 6 - String(k + 1).length))}in the engines' terms: Megatron ${terms.megatron}; torch ${terms.torch}; DeepSpeed ${terms.deepspeed}\n`);
+          }
+        } else if (timeline.origin === 'kineto')
           io.out(`note         a PyTorch trace has no per-layer costs: each stage is one unit of work, so plans keep the stages and choose the micro-batch count (in units of 1/${KINETO_UNITS_PER_MICROBATCH} of a traced micro-batch) and the schedule\n`);
         io.out(`model        calibrated on ${tracePath}: the traced plan predicts ${predictionText({ ms: tracedRanked.predictedStepTimeMs, relative: tracedRanked.intervalRelative })}; each interval holds the run's step spread, the fit's residual and the plan's distance from the traced one\n`);
         if (memoryLimitBytes !== undefined) io.out(`memory limit ${formatBytes(memoryLimitBytes)} per stage\n`);

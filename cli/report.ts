@@ -64,7 +64,7 @@ function formatRanks(r: Report): string {
   const straggler = s
     ? `\nstraggler   rank ${s.rank}: ${ms(s.computeUsPerStep / 1000)} ms compute per step, ${pct(s.overMeanFraction)} over the mean of ${ms(s.meanComputeUsPerStep / 1000)} ms (the others wait for it in their collectives)`
     : '';
-  return `\nper rank (HTA's temporal breakdown of GPU time: kernels of every step but the last, merged over streams; memcpy and memset count as non-compute)\n${table(headers, rows, headers.map((_, i) => i > 0))}${straggler}\n`;
+  return `\nper rank (HTA's temporal breakdown of GPU time, as HTA defines it: GPU events launched before the last step, merged over streams, rounded to whole µs when the file has ns times; memcpy, memset and stream waits count as non-compute)\n${table(headers, rows, headers.map((_, i) => i > 0))}${straggler}\n`;
 }
 
 /** The measured steps' range, and the slow ones: how far the run's median holds. */
@@ -75,33 +75,59 @@ export function spreadText(sp: StepSpread): string {
   return `${ms(sp.minMs)}–${ms(sp.maxMs)} ms (${pct(sp.relative)} of the median)${slow}`;
 }
 
+/** How the ops of an imported pipeline were found: the rule per rank (RankInfo.opsRule), one line. */
+function opsRuleText(r: Report, rules: string[]): string {
+  return rules.length ? `ops         identified by ${rules.join(' and ')}; ranks → stages from the pipeline process group${r.plan && r.plan.replicas > 1 ? `, ${r.plan.replicas} data-parallel replicas` : ''}` : '';
+}
+
+/** The text report of a PyTorch trace that is no pipeline: one row per rank, GPU busy and idle, no pipeline words. */
+function formatRankView(r: Report, file: string): string {
+  const n = r.stages.length;
+  const pathKinds = Object.entries(r.criticalPath.byKind).sort((a, b) => b[1] - a[1]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${ms(v)}`).join(', ');
+  const busy = r.stages.map((s) => s.utilization);
+  const lines = [
+    `trace       ${file}  (${r.source}, ${r.status})`,
+    `ranks       ${n} rank${n === 1 ? '' : 's'}, no pipeline (a PyTorch profiler trace): one row per rank`,
+    `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})`,
+    ...(r.measuredSteps > 1 ? [`spread      ${spreadText(r.stepTimeSpread)}`] : []),
+    `GPU busy    ${busy.map(pct).join(', ')} of the step (compute kernels, merged over streams)`,
+    r.overlapFraction === null ? 'collectives none' : `collectives ${ms(r.commMs)} ms per step, ${pct(r.overlapFraction)} hidden under compute`,
+    `critical    step ${r.criticalPath.step}: ${r.criticalPath.ops.length} kernels cover ${ms(r.criticalPath.pathMs)} of ${ms(r.criticalPath.stepMs)} ms (${pathKinds})`,
+  ];
+  const rows = r.stages.map((s) => [String(s.stage), pct(s.utilization), pct(Math.max(0, 1 - s.utilization)), ms(s.busyMs.KERNEL ?? 0), ms(s.commMs), pct(s.overlapFraction)]);
+  const headers = ['row', 'GPU busy', 'not busy', 'kernel ms', 'collective ms', 'hidden'];
+  return `${lines.join('\n')}\n\n${table(headers, rows, headers.map((_, i) => i > 0))}\n\nper measured step; rows are ranks (see below)\n${formatRanks(r)}`;
+}
+
 /** The text report: a summary, then one row per stage. */
 export function formatReport(r: Report, file: string): string {
+  if (r.origin === 'kineto' && !r.plan) return formatRankView(r, file);
   const p = r.plan;
   const kinds = busyColumns(r);
   const top = r.stages.length ? r.criticalPath.byStage.indexOf(Math.max(...r.criticalPath.byStage)) : 0;
   const pathKinds = Object.entries(r.criticalPath.byKind).sort((a, b) => b[1] - a[1]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${ms(v)}`).join(', ');
+  const rule = opsRuleText(r, r.opsRules ?? []);
   const lines = [
     `trace       ${file}  (${r.source}, ${r.status})`,
     p ? `plan        ${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}${r.model ? ` · ${r.model}` : ''}${r.backend ? ` on ${r.backend}` : ''}`
-      : r.origin === 'kineto' ? `plan        none (a PyTorch profiler trace without PP: annotations): one row per rank, ${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}`
       : `plan        unknown (a Chrome trace without the pipeprof block), ${r.stages.length} stages`,
+    ...(rule ? [rule] : []),
     `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})${r.samplesPerSec !== null ? `   ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`,
     ...(r.measuredSteps > 1 ? [`spread      ${spreadText(r.stepTimeSpread)}`] : []),
-    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average${r.analyticBubbleFraction !== null ? `   (analytic (S−1)/(M+S−1): ${pct(r.analyticBubbleFraction)})` : ''}`,
-    r.overlapFraction === null ? 'overlap     no communication' : `overlap     ${pct(r.overlapFraction)} of ${ms(r.commMs)} ms communication per step hidden under compute (RECV includes waiting)`,
+    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average: idle ${ms(r.idleMs)} ms + waiting for a peer ${ms(r.waitingMs)} ms; transfer on the wire ${ms(r.transferMs)} ms (exposed, not bubble)${r.analyticBubbleFraction !== null ? `   (analytic for ${p?.schedule ?? 'the schedule'}: ${pct(r.analyticBubbleFraction)})` : ''}`,
+    r.overlapFraction === null ? 'overlap     no communication' : `overlap     ${pct(r.overlapFraction)} of ${ms(r.commMs)} ms communication per step hidden under compute (SEND/RECV: their transfer only; their waiting is bubble)`,
     ...(r.allreduceOverlapFraction === null ? [] : [`all-reduce  ${ms(r.allreduceMs)} ms per step (all stages), ${pct(r.allreduceOverlapFraction)} hidden under compute`]),
     `straggler   stage ${r.straggler.stage}: busy ${ms(r.straggler.busyMs)} ms per step, ${pct(r.straggler.overMeanFraction)} over the mean of ${ms(r.straggler.meanBusyMs)} ms`,
     `critical    step ${r.criticalPath.step}: ${r.criticalPath.ops.length} ops cover ${ms(r.criticalPath.pathMs)} of ${ms(r.criticalPath.stepMs)} ms (${pathKinds}); ${pct(r.criticalPath.byStage[top] / Math.max(1e-9, r.criticalPath.pathMs))} of it on stage ${top}`,
   ];
   if (r.status === 'failed') lines.push(`note        the run failed; only the ${r.losses.length} step(s) it completed are analysed`);
   const rows = r.stages.map((s) => [
-    String(s.stage), pct(s.utilization), pct(s.bubbleFraction), ...kinds.map((k) => ms(s.busyMs[k] ?? 0)), ms(s.commMs), pct(s.overlapFraction), bytes(s.peakMemoryBytes),
+    String(s.stage), pct(s.utilization), pct(s.bubbleFraction), ms(s.idleMs), ms(s.waitingMs), ms(s.transferMs), ...kinds.map((k) => ms(s.busyMs[k] ?? 0)), ms(s.commMs), pct(s.overlapFraction), bytes(s.peakMemoryBytes),
     s.achievedFlops === null ? '–' : `${(s.achievedFlops / 1e9).toFixed(2)}${s.peakFlopsShare !== null ? ` (${pct(s.peakFlopsShare)})` : ''}`,
   ]);
-  const headers = ['stage', 'util', 'bubble', ...kinds.map((k) => `${k} ms`), 'comm ms', 'overlap', 'peak memory', 'GFLOP/s'];
+  const headers = ['stage', 'util', 'bubble', 'idle ms', 'wait ms', 'xfer ms', ...kinds.map((k) => `${k} ms`), 'comm ms', 'overlap', 'peak memory', 'GFLOP/s'];
   const right = headers.map((_, i) => i > 0);
-  return `${lines.join('\n')}\n\n${table(headers, rows, right)}\n\nper measured step; busy ms by op kind; comm = send + receive lanes\n${formatRanks(r)}`;
+  return `${lines.join('\n')}\n\n${table(headers, rows, right)}\n\nper measured step; bubble = idle + wait (in SEND/RECV for a peer); xfer = bytes on the wire, not under compute; busy ms by op kind; comm = transfer + all-reduce\n${formatRanks(r)}`;
 }
 
 /** The report's line for stage workers sharing one GPU (webgpu): each worker's share of the GPU. */
@@ -128,7 +154,7 @@ export function chartJsSource(): string {
 
 const COLORS: Record<string, string> = { F: '#4e79a7', B: '#f28e2b', W: '#edc948', R: '#76b7b2', OPT: '#59a14f', SEND: '#b07aa1', RECV: '#bab0ac', ALLREDUCE: '#e15759', bubble: '#e0e0e0' };
 /** Kinds only a PyTorch (Kineto) trace has; its pages add them to the legend. */
-const KINETO_COLORS: Record<string, string> = { KERNEL: '#9c755f', COMM: '#ff9da7', MEMCPY: '#86bcb6', MEMSET: '#d4a6c8' };
+const KINETO_COLORS: Record<string, string> = { KERNEL: '#9c755f', COMM: '#ff9da7', MEMCPY: '#86bcb6', MEMSET: '#d4a6c8', SYNC: '#8c8c8c' };
 
 /** The page's own drawing code: a canvas timeline of one step, chart.js utilization bars and loss curve. */
 const PAGE_SCRIPT = `
@@ -143,7 +169,7 @@ const PAGE_SCRIPT = `
   var g = cv.getContext('2d'); g.scale(dpr, dpr);
   var span = Math.max(D.step.stepMs, 1e-9), x = function (t) { return left + (W - left - 10) * t / span; };
   g.font = '12px system-ui, sans-serif'; g.textBaseline = 'middle';
-  for (var s = 0; s < D.step.stages; s++) { g.fillStyle = '#333'; g.fillText('stage ' + s, 4, top + s * rowH + 14); g.fillStyle = '#f6f6f6'; g.fillRect(left, top + s * rowH, W - left - 10, 28); }
+  for (var s = 0; s < D.step.stages; s++) { g.fillStyle = '#333'; g.fillText((D.pipeline ? 'stage ' : 'row ') + s, 4, top + s * rowH + 14); g.fillStyle = '#f6f6f6'; g.fillRect(left, top + s * rowH, W - left - 10, 28); }
   var boxes = [];
   D.step.ops.forEach(function (o) {
     var y = top + o.stage * rowH + (o.lane === 0 ? 0 : o.lane === 1 ? 30 : o.lane === 2 ? 36 : 42), h = o.lane === 0 ? 28 : 4;
@@ -165,12 +191,16 @@ const PAGE_SCRIPT = `
   Object.keys(C).forEach(function (k) { var sp = document.createElement('span'); sp.className = 'key'; sp.style.background = C[k]; legend.appendChild(sp); legend.appendChild(document.createTextNode(k + '  ')); });
   if (typeof Chart === 'undefined') return;
   Chart.defaults.animation = false;
-  var stages = D.report.stages.map(function (s) { return 'stage ' + s.stage; });
+  var stages = D.report.stages.map(function (s) { return (D.pipeline ? 'stage ' : 'row ') + s.stage; });
   var kinds = ['F', 'B', 'W', 'R', 'OPT', 'KERNEL'];
   var sets = kinds.filter(function (k) { return D.report.stages.some(function (s) { return s.busyMs[k] > 0; }); }).map(function (k) {
     return { label: k + ' ms', data: D.report.stages.map(function (s) { return s.busyMs[k]; }), backgroundColor: C[k] };
   });
-  sets.push({ label: 'bubble ms', data: D.report.stages.map(function (s) { return s.bubbleMs; }), backgroundColor: C.bubble });
+  if (D.pipeline) {
+    sets.push({ label: 'idle ms', data: D.report.stages.map(function (s) { return s.idleMs; }), backgroundColor: C.bubble });
+    sets.push({ label: 'waiting for a peer ms', data: D.report.stages.map(function (s) { return s.waitingMs; }), backgroundColor: C.RECV });
+    sets.push({ label: 'transfer ms', data: D.report.stages.map(function (s) { return s.transferMs; }), backgroundColor: C.SEND });
+  } else sets.push({ label: 'not busy ms', data: D.report.stages.map(function (s) { return Math.max(0, s.idleMs + s.waitingMs + s.transferMs + s.collectiveMs); }), backgroundColor: C.bubble });
   new Chart(document.getElementById('util'), { type: 'bar', data: { labels: stages, datasets: sets },
     options: { indexAxis: 'y', responsive: true, maintainAspectRatio: false, scales: { x: { stacked: true, title: { display: true, text: 'ms per measured step' } }, y: { stacked: true } } } });
   // Loss by step and by wall-clock: this run, and the runs given with --with.
@@ -186,8 +216,10 @@ const PAGE_SCRIPT = `
     new Chart(document.getElementById(id), { type: 'scatter', data: { datasets: curve(by) },
       options: { responsive: true, maintainAspectRatio: false, scales: { x: { title: { display: true, text: title } }, y: { title: { display: true, text: 'loss' } } } } });
   };
-  lossChart('loss', 'step', 'step (grey: warm-up)');
-  lossChart('losstime', 'seconds', 'wall-clock seconds since the first step started');
+  if (document.getElementById('loss')) {
+    lossChart('loss', 'step', 'step (grey: warm-up)');
+    lossChart('losstime', 'seconds', 'wall-clock seconds since the first step started');
+  }
 })();
 `;
 
@@ -199,22 +231,42 @@ export function renderHtml(r: Report, t: Timeline, file: string, chartJs: string
     step: { stages: t.stages, stepMs: step.stepMs, ops: step.ops },
     colors: t.origin === 'kineto' ? { ...COLORS, ...KINETO_COLORS } : COLORS,
     series: [lossSeries(t, path.basename(file)), ...others],
+    pipeline: !(r.origin === 'kineto' && !r.plan),
   };
+  // Only what the data holds: no loss charts without a loss, no layers table without layers, no pipeline words without a pipeline.
+  const hasLoss = data.series.some((x) => x.points.some((pt) => pt.loss !== null));
+  const perRank = !data.pipeline;
   const p = r.plan;
   const summary: [string, string][] = [
     ['trace', `${file} (${r.source}, ${r.status})`],
     ['model', `${r.model ?? 'unknown'}${r.backend ? ` on ${r.backend}` : ''}`],
-    ['plan', p ? `${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}` : 'unknown'],
+    perRank
+      ? ['ranks', `${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}, no pipeline (a PyTorch profiler trace): one row per rank`]
+      : ['plan', p ? `${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}` : 'unknown'],
+    ...(r.opsRules?.length ? [['ops', `identified by ${r.opsRules.join(' and ')}; ranks → stages from the pipeline process group`] as [string, string]] : []),
     ['step time', `${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps})${r.samplesPerSec !== null ? ` · ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`],
     ...(r.measuredSteps > 1 ? [['spread', spreadText(r.stepTimeSpread)] as [string, string]] : []),
-    ['bubble', `${pct(r.bubbleFraction)}${r.analyticBubbleFraction !== null ? ` (analytic ${pct(r.analyticBubbleFraction)})` : ''}`],
-    ['overlap', r.overlapFraction === null ? 'no communication' : `${pct(r.overlapFraction)} of ${ms(r.commMs)} ms`],
-    ...(r.allreduceOverlapFraction === null ? [] : [['all-reduce', `${ms(r.allreduceMs)} ms per step, ${pct(r.allreduceOverlapFraction)} hidden`] as [string, string]]),
-    ['straggler', `stage ${r.straggler.stage}, ${pct(r.straggler.overMeanFraction)} over the mean busy time`],
+    ...(perRank
+      ? [
+        ['GPU busy', r.stages.map((s) => pct(s.utilization)).join(', ')] as [string, string],
+        ['collectives', r.overlapFraction === null ? 'none' : `${ms(r.commMs)} ms per step, ${pct(r.overlapFraction)} hidden under compute`] as [string, string],
+        ...(r.rankStraggler ? [['straggler', `rank ${r.rankStraggler.rank}, ${pct(r.rankStraggler.overMeanFraction)} over the mean compute`] as [string, string]] : []),
+      ]
+      : [
+        ['bubble', `${pct(r.bubbleFraction)}: idle ${ms(r.idleMs)} ms + waiting for a peer ${ms(r.waitingMs)} ms per step; transfer ${ms(r.transferMs)} ms${r.analyticBubbleFraction !== null ? ` (analytic for ${p?.schedule ?? 'the schedule'} ${pct(r.analyticBubbleFraction)})` : ''}`] as [string, string],
+        ['overlap', r.overlapFraction === null ? 'no communication' : `${pct(r.overlapFraction)} of ${ms(r.commMs)} ms (SEND/RECV: transfer only)`] as [string, string],
+        ...(r.allreduceOverlapFraction === null ? [] : [['all-reduce', `${ms(r.allreduceMs)} ms per step, ${pct(r.allreduceOverlapFraction)} hidden`] as [string, string]]),
+        ['straggler', `stage ${r.straggler.stage}, ${pct(r.straggler.overMeanFraction)} over the mean busy time`] as [string, string],
+      ]),
     ['critical path', `step ${r.criticalPath.step}: ${r.criticalPath.label}`],
   ];
   const kinds: (BusyKind | 'KERNEL')[] = [...BUSY_KINDS, ...(r.stages.some((s) => s.busyMs.KERNEL !== undefined) ? ['KERNEL' as const] : [])];
-  const stageRows = r.stages.map((s) => `<tr><td>${s.stage}</td><td>${pct(s.utilization)}</td><td>${pct(s.bubbleFraction)}</td>${kinds.map((k) => `<td>${ms(s.busyMs[k] ?? 0)}</td>`).join('')}<td>${ms(s.commMs)}</td><td>${pct(s.overlapFraction)}</td><td>${bytes(s.peakMemoryBytes)}</td></tr>`).join('\n');
+  const stageRows = perRank
+    ? r.stages.map((s) => `<tr><td>${s.stage}</td><td>${pct(s.utilization)}</td><td>${ms(s.busyMs.KERNEL ?? 0)}</td><td>${ms(s.commMs)}</td><td>${pct(s.overlapFraction)}</td></tr>`).join('\n')
+    : r.stages.map((s) => `<tr><td>${s.stage}</td><td>${pct(s.utilization)}</td><td>${pct(s.bubbleFraction)}</td><td>${ms(s.idleMs)}</td><td>${ms(s.waitingMs)}</td><td>${ms(s.transferMs)}</td>${kinds.map((k) => `<td>${ms(s.busyMs[k] ?? 0)}</td>`).join('')}<td>${ms(s.commMs)}</td><td>${pct(s.overlapFraction)}</td><td>${bytes(s.peakMemoryBytes)}</td></tr>`).join('\n');
+  const stageHead = perRank
+    ? '<h2>Ranks</h2>\n<table><tr><th>row</th><th>GPU busy</th><th>kernel ms</th><th>collective ms</th><th>hidden</th></tr>'
+    : `<h2>Stages</h2>\n<table><tr><th>stage</th><th>util</th><th>bubble</th><th>idle ms</th><th>wait ms</th><th>xfer ms</th>${kinds.map((k) => `<th>${k} ms</th>`).join('')}<th>comm ms</th><th>overlap</th><th>peak memory</th></tr>`;
   const rankRows = (r.ranks ?? []).map((k) => `<tr><td>${k.rank}</td><td>${pct(k.idleFraction)}</td><td>${pct(k.computeFraction)}</td><td>${pct(k.nonComputeFraction)}</td><td>${pct(k.commCompOverlap)}</td><td>${ms(k.spanUs / 1000)}</td></tr>`).join('\n');
   const layerRows = r.layers.map((l) => `<tr><td>${escapeHtml(l.layer)}</td><td>${escapeHtml(l.kind)}</td><td>${l.stage}</td><td>${l.fMs.toFixed(3)}</td><td>${l.bMs.toFixed(3)}</td><td>${l.rMs.toFixed(3)}</td><td>${l.params}</td><td>${l.activationBytesPerSample}</td><td>${escapeHtml(l.source)}</td></tr>`).join('\n');
   return `<!doctype html>
@@ -238,28 +290,27 @@ table { border-collapse: collapse; } td, th { padding: 3px 10px; border-bottom: 
 <dl>
 ${summary.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('\n')}
 </dl>
-<h2>Step ${r.criticalPath.step} (one row per stage; thin strips: send, receive)</h2>
+<h2>Step ${r.criticalPath.step} (${perRank ? 'one row per rank; thin strips: collectives and memory' : 'one row per stage; thin strips: send, receive'})</h2>
 <div><canvas id="timeline"></canvas></div>
 <div id="legend"></div>
 <div id="tip"></div>
-<h2>Time per stage</h2>
+<h2>Time per ${perRank ? 'rank' : 'stage'}</h2>
 <div class="chart"><canvas id="util"></canvas></div>
-<h2>Loss by step</h2>
+${hasLoss ? `<h2>Loss by step</h2>
 <div class="chart"><canvas id="loss"></canvas></div>
 <h2>Loss by wall-clock</h2>
 <div class="chart"><canvas id="losstime"></canvas></div>
-<h2>Stages</h2>
-<table><tr><th>stage</th><th>util</th><th>bubble</th>${kinds.map((k) => `<th>${k} ms</th>`).join('')}<th>comm ms</th><th>overlap</th><th>peak memory</th></tr>
+` : ''}${stageHead}
 ${stageRows}
 </table>
 ${rankRows ? `<h2>Ranks (HTA temporal breakdown)</h2>
 <table><tr><th>rank</th><th>idle</th><th>compute</th><th>non-compute</th><th>comm/comp overlap</th><th>span ms</th></tr>
 ${rankRows}
 </table>
-` : ''}<h2>Layers (per micro-batch)</h2>
+` : ''}${layerRows ? `<h2>Layers (per micro-batch)</h2>
 <table><tr><th>layer</th><th>kind</th><th>stage</th><th>F ms</th><th>B ms</th><th>R ms</th><th>params</th><th>activation B/sample</th><th>source</th></tr>
 ${layerRows}
-</table>
+</table>` : ''}
 <script type="application/json" id="pipeprof-data">${scriptJson(data)}</script>
 <script nonce="${nonce}">
 ${chartJs}

@@ -157,7 +157,25 @@ export function straggler(t: Timeline, u: Utilization = utilization(t)): Straggl
   return { stage, busyMs, meanBusyMs, overMeanMs: busyMs - meanBusyMs, overMeanFraction: meanBusyMs > 0 ? busyMs / meanBusyMs - 1 : 0 };
 }
 
-/** "F0·s0 → SEND·s0→1 → …": a path as one readable line. */
+/** Paths longer than this are summarised: their op count and top contributors. */
+export const PATH_LABEL_OPS = 16;
+
+/**
+ * "F0·s0 → SEND·s0→1 → …": a path as one readable line; a longer one (a trace's 890 kernels) as its op count and the
+ * three kinds × stages that hold most of its time: "893 ops: KERNEL·s0 ×893 38.5 ms".
+ */
 export function pathLabel(p: CriticalPath): string {
-  return p.ops.map((op) => `${op.kind}${op.microbatch ?? ''}${op.peer !== null ? `·s${op.stage}${op.kind === 'SEND' ? '→' : '←'}${op.peer}` : `·s${op.stage}`}`).join(' → ');
+  if (p.ops.length <= PATH_LABEL_OPS)
+    return p.ops.map((op) => `${op.kind}${op.microbatch ?? ''}${op.peer !== null ? `·s${op.stage}${op.kind === 'SEND' ? '→' : '←'}${op.peer}` : `·s${op.stage}`}`).join(' → ');
+  const by = new Map<string, { n: number; ms: number }>();
+  for (const op of p.ops) {
+    const key = `${op.kind}·s${op.stage}`;
+    const g = by.get(key) ?? { n: 0, ms: 0 };
+    g.n++;
+    g.ms += op.onPathMs;
+    by.set(key, g);
+  }
+  const top = [...by.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const shown = top.slice(0, 3).map(([k, g]) => `${k} ×${g.n} ${g.ms.toFixed(1)} ms`);
+  return `${p.ops.length} ops: ${shown.join(', ')}${top.length > 3 ? `, ${top.length - 3} more` : ''}`;
 }

@@ -1,11 +1,16 @@
 // Communication overlap: per stage, time on the send, receive and all-reduce lanes, and the share of it hidden under compute.
 import type { Timeline } from '../trace/timeline';
+import { OP } from '../trace/timeline';
 import { measuredSteps, replicasPerStage, stepSlots } from './utilization';
 import { Union } from './intervals';
+import { transferModel, transferUs } from './bubbles';
 
 export interface StageOverlap {
   stage: number;
-  /** Mean per measured step (averaged over replicas), ms. RECV spans the wait for the tensor, so it counts waiting too. */
+  /**
+   * Mean per measured step (averaged over replicas), ms. SEND and RECV count their transfer only (bubbles.ts): the
+   * time they wait for the peer is bubble, not communication.
+   */
   sendMs: number;
   recvMs: number;
   allreduceMs: number;
@@ -43,15 +48,20 @@ export function overlap(t: Timeline): Overlap {
   const byLane = new Float64Array(S * 4);
   const hidden = new Float64Array(S);
   const hiddenAr = new Float64Array(S);
+  const model = transferModel(t);
+  const { kind, bytes } = t.ops;
   for (let i = 0; i < length; i++) {
     const l = lane[i];
     if (l === 0 || l > 3) continue; // lane 4 is memory copies and sets (Kineto), not communication
     const st = step[i];
     if (st < 0 || st >= slot.length || slot[st] < 0) continue;
     const s = stage[i];
-    byLane[s * 4 + l] += dur[i];
-    if (dur[i] > 0) {
-      const h = unions[s * R + replica[i]].covered(start[i], start[i] + dur[i]);
+    // A SEND or RECV: its transfer, the op's tail; the wait before it is bubble.
+    const d = kind[i] === OP.SEND || kind[i] === OP.RECV ? transferUs(model, bytes[i], dur[i]) : dur[i];
+    const a = start[i] + dur[i] - d;
+    byLane[s * 4 + l] += d;
+    if (d > 0) {
+      const h = unions[s * R + replica[i]].covered(a, a + d);
       hidden[s] += h;
       if (l === 3) hiddenAr[s] += h;
     }

@@ -1,30 +1,26 @@
 // Per-rank GPU time of a PyTorch (Kineto) run as Holistic Trace Analysis defines it, and the data-parallel straggler.
-import type { OpTable, RankInfo, Timeline } from '../trace/timeline';
+import type { OpTable, Timeline } from '../trace/timeline';
 import { OP } from '../trace/timeline';
 import { Union, intersection } from './intervals';
 
 /**
- * HTA's temporal breakdown and comm/compute overlap of one rank, checked against HTA's source
- * (hta/analyzers/breakdown_analysis.py get_temporal_breakdown, hta/analyzers/communication_analysis.py
- * get_comm_comp_overlap, hta/utils/utils.py get_kernel_type and merge_kernel_intervals):
- * - Kernels are every GPU activity with a stream: compute kernels, NCCL kernels, memcpy and memset. HTA merges them
- *   across all the rank's streams (one merged view, not per stream).
- * - span = last end − first start of those kernels; idle = span − |union of all kernels|;
- *   compute = |union of compute kernels|; non-compute = span − compute − idle = |union(all)| − |union(compute)|,
- *   so communication and memory kernels count as non-compute where no compute kernel runs. Fractions are of the span.
- * - comm/compute overlap = |union(NCCL kernels) ∩ union(compute kernels)| / |union(NCCL kernels)|; memcpy and memset
- *   are in neither set.
- * - NCCL kernels: a name matching /^nccl\w*Kernel/ (ncclKernel_* and ncclDevKernel_*, as HTA's current
- *   `^nccl.*Kernel`; HTA's older `"ncclKernel" in name` missed NCCL ≥ 2.19's ncclDevKernel_*).
- * - Window: HTA by default drops the kernels launched in the last profiler step (include_last_profiler_step=False:
- *   it keeps kernels whose launching CPU op started before the last ProfilerStep#N), and keeps every kernel when the
- *   trace has fewer than two steps. So does this: a kernel's `step` is the step that launched it (see kineto.ts), and
- *   a rank with two or more steps counts the kernels of every step but its last, plus those launched before its first.
- *   One difference: a kernel launched between two steps (in no ProfilerStep window) that starts after the last step
- *   began is left out here and kept by HTA, as the Timeline keeps a kernel's launching step, not its launch time.
- * - Not counted: Kineto's cuda_sync events (Stream Sync, Event Sync). Current HTA gives them a stream, so they enter
- *   its span and union as kernel type OTHER (non-compute); they are host waits drawn on the GPU timeline, not GPU work,
- *   and the importer does not keep them (on alexnet-1gpu they would add 0.2 ms of busy time and 76 ms of span).
+ * HTA's temporal breakdown and comm/compute overlap of one rank, as HTA's source defines them
+ * (hta/analyzers/breakdown_analysis.py get_temporal_breakdown and _get_idle_time_for_kernels, hta/utils/utils.py
+ * get_kernel_type and merge_kernel_intervals, hta/common/trace.py _filter_irrelevant_gpu_kernels,
+ * hta/common/trace_parser.py round_down_time_stamps, hta/common/types.py's kernel name patterns):
+ * - GPU events: every event with a stream: kernels, memcpy, memset and cuda_sync waits (Stream Sync, Event Sync …, kind
+ *   SYNC here), merged across all the rank's streams and devices.
+ * - Whole µs: when the file's times carry fractions (Kineto's ns floats), HTA rounds every event inward, start up and
+ *   end down (ts = ceil(ts), end = floor(ts + dur)); an event shorter than that gets a zero or negative length, and HTA
+ *   keeps it. So does this, from each rank's own clock (RankInfo.clockOffsetUs).
+ * - Last-step filter: when the trace (all ranks together) has two or more ProfilerStep#N names, HTA keeps only the GPU
+ *   events correlated with a CPU event that starts before the rank's last ProfilerStep#N starts: a kernel whose launch
+ *   is not in the trace is dropped, and a rank without a ProfilerStep keeps nothing. With fewer, every event counts.
+ * - Merge: events sorted by start; one starts a new interval when it starts after every earlier end; an interval runs
+ *   from its first start to its latest end. span = the last interval's end − the first's start; busy = Σ intervals;
+ *   idle = span − busy; compute = the same over compute kernels (not NCCL, memory or sync); non-compute = span −
+ *   compute − idle. Fractions are of the span.
+ * - comm/compute overlap = |union(NCCL kernels) ∩ union(compute kernels)| / |union(NCCL kernels)|.
  */
 export interface RankBreakdown {
   rank: number;
@@ -33,25 +29,36 @@ export interface RankBreakdown {
   nonComputeFraction: number;
   /** Share of NCCL kernel time during which a compute kernel ran too; null when the rank ran no NCCL kernel. */
   commCompOverlap: number | null;
-  /** First kernel start to last kernel end, µs. */
+  /** First GPU event start to the last merged interval's end, µs. */
   spanUs: number;
   computeUs: number;
   nonComputeUs: number;
   /** |union of NCCL kernels|, µs. */
   commUs: number;
   idleUs: number;
-  /** Kernels counted (memcpy and memset included). */
+  /** GPU events counted (memcpy, memset and sync included). */
   kernels: number;
-  /** The steps whose kernels were counted (empty: the rank has no ProfilerStep, and every kernel counts). */
+  /** The steps whose kernels were counted (empty: no ProfilerStep filter, every event counts). */
   steps: number[];
 }
 
-/** The steps of a rank whose kernels HTA counts: all but the last when there are two or more. */
-function countedSteps(r: RankInfo): { steps: number[]; last: number | null } {
-  if (r.steps.length < 2) return { steps: r.steps.slice(), last: null };
-  const last = Math.max(...r.steps);
-  return { steps: r.steps.filter((s) => s !== last), last };
+/** HTA's merge of [start, end] intervals (sorted here): a new interval when a start passes every earlier end. */
+export function htaMerge(iv: [number, number][]): { s: number[]; e: number[] } {
+  iv.sort((x, y) => x[0] - y[0]);
+  const s: number[] = [];
+  const e: number[] = [];
+  let maxEnd = -Infinity;
+  for (let i = 0; i < iv.length; i++) {
+    const [a, b] = iv[i];
+    if (i === 0 || a > maxEnd) {
+      s.push(a);
+      e.push(b);
+    } else if (b > e[e.length - 1]) e[e.length - 1] = b;
+    if (b > maxEnd) maxEnd = b;
+  }
+  return { s, e };
 }
+const total = (m: { s: number[]; e: number[] }) => m.s.reduce((a, x, i) => a + m.e[i] - x, 0);
 
 /** HTA's temporal breakdown and comm/compute overlap for each rank of a Kineto timeline (empty for other timelines). */
 export function rankBreakdown(t: Timeline): RankBreakdown[] {
@@ -60,44 +67,49 @@ export function rankBreakdown(t: Timeline): RankBreakdown[] {
   const rowOf = new Map<string, number>();
   t.ranks.forEach((r, i) => rowOf.set(`${r.stage}:${r.replica}`, i));
   const n = t.ranks.length;
-  const all = Array.from({ length: n }, () => new Union());
-  const comp = Array.from({ length: n }, () => new Union());
-  const comm = Array.from({ length: n }, () => new Union());
-  const first = new Float64Array(n).fill(Infinity);
-  const lastEnd = new Float64Array(n).fill(-Infinity);
-  const count = new Int32Array(n);
-  const windows = t.ranks.map(countedSteps);
-  const startOf = new Map(t.steps.map((s) => [s.step, s.startUs]));
+  const filter = new Set(t.ranks.flatMap((r) => r.steps)).size >= 2;
+  const all: [number, number][][] = Array.from({ length: n }, () => []);
+  const comp: [number, number][][] = Array.from({ length: n }, () => []);
+  const comm: [number, number][][] = Array.from({ length: n }, () => []);
+  const ns = (x: number) => Math.round(x * 1000) / 1000;
   for (let i = 0; i < k.length; i++) {
     const r = rowOf.get(`${k.stage[i]}:${k.replica[i]}`);
     if (r === undefined) continue;
-    const w = windows[r];
-    if (w.last !== null) {
-      const st = k.step[i];
-      // Launched in the last step, or (no launching step known) started after it began.
-      if (st === w.last || (st < 0 && k.start[i] >= (startOf.get(w.last) ?? Infinity))) continue;
+    const info = t.ranks[r];
+    if (filter) {
+      const launch = k.launch ? k.launch[i] : NaN;
+      if (!(launch < (info.lastStepStartUs ?? -Infinity))) continue;
     }
-    const a = k.start[i];
-    const b = a + k.dur[i];
-    count[r]++;
-    if (a < first[r]) first[r] = a;
-    if (b > lastEnd[r]) lastEnd[r] = b;
-    all[r].add(a, b);
-    if (k.kind[i] === OP.KERNEL) comp[r].add(a, b);
-    else if (k.kind[i] === OP.COMM) comm[r].add(a, b);
+    let a = k.start[i];
+    let b = a + k.dur[i];
+    if (info.fractionalTs) {
+      // Back to the file's clock, where HTA rounds.
+      a = Math.ceil(ns(a - info.clockOffsetUs));
+      b = Math.floor(ns(k.start[i] + k.dur[i] - info.clockOffsetUs));
+    }
+    all[r].push([a, b]);
+    if (k.kind[i] === OP.KERNEL) comp[r].push([a, b]);
+    else if (k.kind[i] === OP.COMM) comm[r].push([a, b]);
   }
   return t.ranks.map((info, r) => {
-    const spanUs = count[r] ? lastEnd[r] - first[r] : 0;
-    const busyUs = all[r].length();
-    const computeUs = comp[r].length();
-    const commUs = comm[r].length();
-    const idleUs = Math.max(0, spanUs - busyUs);
-    const nonComputeUs = Math.max(0, busyUs - computeUs);
+    const merged = htaMerge(all[r]);
+    const spanUs = merged.s.length ? merged.e[merged.e.length - 1] - merged.s[0] : 0;
+    const busyUs = total(merged);
+    const cm = htaMerge(comp[r]);
+    const computeUs = total(cm);
+    const idleUs = spanUs - busyUs;
+    const nonComputeUs = spanUs - computeUs - idleUs;
     const frac = (x: number) => (spanUs > 0 ? x / spanUs : 0);
+    const cu = new Union();
+    const ku = new Union();
+    for (const [a, b] of comm[r].sort((x, y) => x[0] - y[0])) if (b > a) cu.add(a, b);
+    for (const [a, b] of comp[r].sort((x, y) => x[0] - y[0])) if (b > a) ku.add(a, b);
+    const commUs = cu.length();
     return {
       rank: info.rank, idleFraction: frac(idleUs), computeFraction: frac(computeUs), nonComputeFraction: frac(nonComputeUs),
-      commCompOverlap: commUs > 0 ? intersection(comm[r], comp[r]) / commUs : null,
-      spanUs, computeUs, nonComputeUs, commUs, idleUs, kernels: count[r], steps: windows[r].steps,
+      commCompOverlap: commUs > 0 ? intersection(cu, ku) / commUs : null,
+      spanUs, computeUs, nonComputeUs, commUs, idleUs, kernels: all[r].length,
+      steps: filter ? info.steps.filter((s) => s !== Math.max(...info.steps)) : [],
     };
   });
 }

@@ -14,12 +14,23 @@ import type { StepSpread } from './step-spread';
 import { stepSpread } from './step-spread';
 import type { RankBreakdown, RankStraggler } from './ranks';
 import { rankBreakdown, rankStraggler } from './ranks';
+import type { StageBubbles } from './bubbles';
+import { bubbles } from './bubbles';
 
 export interface StageReport {
   stage: number;
   utilization: number;
+  /** (idle + waiting) / step: the share of the step the stage could have computed. */
   bubbleFraction: number;
+  /** idle + waiting, ms per step. */
   bubbleMs: number;
+  /** The step split (bubbles.ts): no work at all, waiting in SEND/RECV for a peer, bytes on the wire, exposed collectives; ms per step. */
+  idleMs: number;
+  waitingMs: number;
+  transferMs: number;
+  collectiveMs: number;
+  /** The same split per measured step. */
+  perStep: StageBubbles['perStep'];
   busyMs: BusyMs;
   busyTotalMs: number;
   commMs: number;
@@ -46,8 +57,12 @@ export interface Report {
   /** Range of the measured steps and the slow ones (≥ SLOW_STEP × the median). */
   stepTimeSpread: StepSpread;
   samplesPerSec: number | null;
-  /** Mean of the stages' bubble fractions, and GPipe's (S−1)/(M+S−1) for the plan. */
+  /** Mean of the stages' bubble fractions (idle + waiting), and the plan's schedule's analytic bubble. */
   bubbleFraction: number;
+  /** Means over stages, ms per step: idle, waiting in SEND/RECV, transfer. */
+  idleMs: number;
+  waitingMs: number;
+  transferMs: number;
   analyticBubbleFraction: number | null;
   /** Share of all communication time hidden under compute on the same stage; null without communication. */
   overlapFraction: number | null;
@@ -62,6 +77,8 @@ export interface Report {
   losses: { step: number; loss: number; warmup: boolean }[];
   /** Present only for a PyTorch profiler (Kineto) trace: where it came from, HTA's per-rank breakdown, the DP straggler (null for a pipeline). */
   origin?: 'kineto';
+  /** Kineto pipelines: the rules that identified the ops ('PP:', 'Forward {i}', 'DeepSpeed _exec_*', 'Megatron forward_step', 'p2p pattern'). */
+  opsRules?: string[];
   ranks?: RankBreakdown[];
   rankStraggler?: RankStraggler | null;
 }
@@ -74,11 +91,13 @@ export function buildReport(t: Timeline): Report {
   const c = costs(t);
   const cp = criticalPath(t);
   const ranks = t.origin === 'kineto' ? rankBreakdown(t) : null;
+  const bb = bubbles(t);
   return {
     source: t.source,
     status: t.status,
     plan: t.plan,
-    model: t.model?.name ?? null,
+    // An imported trace's exported model is named 'unknown': no model.
+    model: t.model?.name && t.model.name !== 'unknown' ? t.model.name : null,
     backend: t.backend,
     batch: t.batch,
     stepTimeMs: u.stepTimeMs,
@@ -86,7 +105,10 @@ export function buildReport(t: Timeline): Report {
     measuredSteps: u.steps.length,
     stepTimeSpread: stepSpread(t),
     samplesPerSec: t.batch && u.stepTimeMs > 0 ? t.batch / (u.stepTimeMs / 1000) : null,
-    bubbleFraction: u.bubbleFraction,
+    bubbleFraction: bb.bubbleFraction,
+    idleMs: bb.idleMs,
+    waitingMs: bb.waitingMs,
+    transferMs: bb.transferMs,
     analyticBubbleFraction: u.analyticBubbleFraction,
     overlapFraction: ov.overlapFraction,
     commMs: ov.commMs,
@@ -96,8 +118,13 @@ export function buildReport(t: Timeline): Report {
     stages: u.stages.map((s) => ({
       stage: s.stage,
       utilization: s.utilization,
-      bubbleFraction: s.bubbleFraction,
-      bubbleMs: s.bubbleMs,
+      bubbleFraction: bb.stages[s.stage].bubbleFraction,
+      bubbleMs: bb.stages[s.stage].bubbleMs,
+      idleMs: bb.stages[s.stage].idleMs,
+      waitingMs: bb.stages[s.stage].waitingMs,
+      transferMs: bb.stages[s.stage].transferMs,
+      collectiveMs: bb.stages[s.stage].collectiveMs,
+      perStep: bb.stages[s.stage].perStep,
       busyMs: s.busyMs,
       busyTotalMs: s.busyTotalMs,
       commMs: ov.stages[s.stage].commMs,
@@ -113,7 +140,9 @@ export function buildReport(t: Timeline): Report {
     layers: c.layers,
     losses: t.steps.map((s) => ({ step: s.step, loss: s.loss, warmup: s.warmup })),
     // The DP straggler needs ranks that wait for each other in collectives: not a pipeline's stages.
-    ...(ranks ? { origin: 'kineto' as const, ranks, rankStraggler: t.plan ? null : rankStraggler(ranks) } : {}),
+    ...(ranks
+      ? { origin: 'kineto' as const, opsRules: [...new Set((t.ranks ?? []).flatMap((x) => (x.opsRule ? [x.opsRule] : [])))], ranks, rankStraggler: t.plan ? null : rankStraggler(ranks) }
+      : {}),
   };
 }
 

@@ -84,7 +84,8 @@ export async function readTimeline(file: string, opts: { onProgress?: (read: num
 }
 
 /** Event categories a PyTorch (Kineto) import never looks at: skipped unparsed while streaming (most of a trace's bytes). */
-export const KINETO_SKIP = ['cpu_op', 'python_function', 'ac2g', 'fwdbwd', 'Trace', 'cpu_instant_event', 'python_function_call', 'overhead'] as const;
+// python_function is read: DeepSpeed's and Megatron's pipeline markers (_exec_forward_pass, forward_step) are python functions.
+export const KINETO_SKIP = ['cpu_op', 'ac2g', 'fwdbwd', 'Trace', 'cpu_instant_event', 'python_function_call', 'overhead'] as const;
 
 /** The first ~64 KiB of a file's text (gunzipped when it is gzip), for telling formats apart. */
 async function head(file: string, bytes = 65536): Promise<string> {

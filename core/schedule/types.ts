@@ -7,7 +7,7 @@ export type RecomputeMode = (typeof RECOMPUTE_MODES)[number];
 
 export type ComputeOpKind = 'F' | 'B' | 'W' | 'R';
 /** GPU activity of a PyTorch profiler (Kineto) trace: a compute kernel, an NCCL kernel, a memory copy, a memset. */
-export type GpuOpKind = 'KERNEL' | 'COMM' | 'MEMCPY' | 'MEMSET';
+export type GpuOpKind = 'KERNEL' | 'COMM' | 'MEMCPY' | 'MEMSET' | 'SYNC';
 /** COMPRESS and DECOMPRESS: gradient compression around all-reduce and parameter-server traffic (compute on the worker). */
 export type OpKind = ComputeOpKind | 'SEND' | 'RECV' | 'ALLREDUCE' | 'OPT' | GpuOpKind | 'COMPRESS' | 'DECOMPRESS';
 /** How a stage's replicas combine gradients: see DESIGN.md's vocabulary (all-reduce, Pipe-SGD, parameter server). */

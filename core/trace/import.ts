@@ -120,6 +120,9 @@ function stepAt(steps: StepRecord[], t: number): number {
 class Columns {
   t = allocOpTable(1024);
   label = new Int32Array(1024).fill(-1);
+  /** Kineto kernels' launch times (NaN: none); kept only when some event has one. */
+  launch = new Float64Array(1024).fill(NaN);
+  anyLaunch = false;
   n = 0;
   /** The next row, growing the columns when full. */
   next(): number {
@@ -134,6 +137,9 @@ class Columns {
       const label = new Int32Array(cap).fill(-1);
       label.set(this.label);
       this.label = label;
+      const launch = new Float64Array(cap).fill(NaN);
+      launch.set(this.launch);
+      this.launch = launch;
     }
     return this.n++;
   }
@@ -209,6 +215,10 @@ export class TraceReader {
         cols.start[j] = ts;
         cols.dur[j] = dur;
         cols.bytes[j] = typeof a.bytes === 'number' ? a.bytes : 0;
+        if (typeof a.launch === 'number') {
+          c.launch[j] = a.launch;
+          c.anyLaunch = true;
+        }
         const pid = e.pid;
         if (typeof pid === 'number' && !this.stageOfPid.has(pid) && !isKernel) this.stageOfPid.set(pid, stage);
       } else if (ph === 'C' && e.name === 'memory') {
@@ -257,7 +267,7 @@ export class TraceReader {
     const stages = Math.max(planStages, this.maxStage + 1, meta?.ranks?.length && !meta.plan ? meta.ranks.length : 0);
     // finishOpTable sorts rows by start, a label column with them.
     const labels = this.labels;
-    const build = (c: Columns) => finishOpTable(labels.length ? { ...c.t, label: c.label } : c.t, c.n);
+    const build = (c: Columns) => finishOpTable({ ...c.t, ...(labels.length ? { label: c.label } : {}), ...(c.anyLaunch ? { launch: c.launch } : {}) }, c.n);
     const table = build(this.ops);
     const kernels = kinetoOrigin ? (this.kernels.n ? build(this.kernels) : table) : undefined;
     return {

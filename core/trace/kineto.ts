@@ -4,6 +4,8 @@ import type { StepRecord } from './schema';
 import type { OpTable, RankInfo, Timeline } from './timeline';
 import { LANE_OF_KIND, OP, allocOpTable, finishOpTable, windowAt } from './timeline';
 import { TraceError } from './import';
+import type { Placed, RawOp } from './kineto-pipeline';
+import { engineOps, periodSteps, pipelineLayout } from './kineto-pipeline';
 
 /*
  * Decisions (the rules a reader of a Kineto import needs):
@@ -16,22 +18,28 @@ import { TraceError } from './import';
  *   above 1 ms). Otherwise clocks are taken as recorded, with a warning.
  * - Kinds: NCCL kernels (ncclKernel_*, ncclDevKernel_*) → COMM, labelled with the collective (args "Collective name",
  *   else the kernel name) and bytes = max(In, Out msg nelems) × dtype size (nccl-tests' message size); other kernels →
- *   KERNEL; gpu_memcpy → MEMCPY, gpu_memset → MEMSET (bytes from args). A kernel's step is the ProfilerStep#N whose CPU
+ *   KERNEL; gpu_memcpy → MEMCPY, gpu_memset → MEMSET (bytes from args); cuda_sync with a stream → SYNC (HTA counts them as
+ *   GPU time). Each keeps its launch time and launching thread (the autograd engine's for backward kernels). A kernel's step is the ProfilerStep#N whose CPU
  *   window holds its launch (cuda_runtime/cuda_driver event with the same correlation id), as HTA assigns iterations;
  *   without a launch, the step whose window holds its start.
- * - Steps: ProfilerStep#N (CPU user_annotation), merged over ranks and widened to the GPU work launched in them
- *   (GPU runs behind the CPU). Without any, the whole trace is step 0, with a warning.
+ * - Steps: a pipeline's are one rank's iteration period (kineto-pipeline.ts). Otherwise ProfilerStep#N (CPU
+ *   user_annotation), merged over ranks and widened to the GPU work launched in them (GPU runs behind the CPU). Without
+ *   any, the whole trace is step 0, with a warning.
  * - Pipeline: torch.distributed.pipelining's `PP:<stage><op><micro-batch>` annotations become F, B (from B and I), W,
  *   SEND, RECV, ALLREDUCE (REDUCE_GRAD) and COMM (UNSHARD, RESHARD) ops. Their span is the GPU-side annotation of the
- *   same name (the n-th CPU one pairs with the n-th GPU one), else the GPU time of the kernels launched inside the CPU
- *   annotation, else the CPU annotation itself. A rank that runs several stages (interleaved, looped or V schedules)
+ *   same name only when no kernel was launched inside the CPU annotation (from any thread: a backward's kernels come
+ *   from the autograd thread, and its GPU twin covers only the main thread's few); else the GPU time of those kernels
+ *   (compute kernels for F, B, W; NCCL kernels for the rest), else the CPU annotation itself. A rank that runs several stages (interleaved, looped or V schedules)
  *   is one row: row = its smallest stage, chunk = floor(stage / pipeline ranks). Ranks on the same row are replicas.
  *   The plan is guessed: one unit per stage, micro-batches = largest index + 1, schedule zb-h1 when W ops exist,
  *   interleaved-1f1b with chunks, gpipe when every F of a stage precedes its first B in every step, else 1f1b.
- * - Without `PP:` annotations each rank is a row (in rank order) and `ops` is the kernel table itself.
+ * - Without `PP:` annotations: the pipeline from the p2p process groups and each engine's markers or the p2p pattern
+ *   (kineto-pipeline.ts); when the ranks form none (no p2p kernel, one rank, no group), each rank is a row (in rank
+ *   order), `ops` is the kernel table itself, and one warning says why there is no pipeline.
  * - Ranks: distributedInfo.rank. One file without it is rank 0 (a warning); several files none of which names its
- *   rank are a TraceError; a file without a rank among named ones, a repeated rank, a rank of another job (world_size,
- *   backend or process groups differ from most files') and a rank sharing no time with the others are left out, with
+ *   rank are a TraceError; a file without a rank among named ones, a repeated rank, a rank of another job (world_size or
+ *   backend differ from most files', or a process group of the same name lists other ranks: each rank's pg_config lists
+ *   only its own groups) and a rank sharing no time with the others are left out, with
  *   a line each. A file's problems (negative durations, overlapping steps, unknown `PP:` actions) are lines too.
  */
 
@@ -118,6 +126,35 @@ export interface PPMark {
   dur: number;
 }
 
+/** A CPU range an engine writes around a forward, backward or optimizer step (not `PP:`), and the rule that named it. */
+export interface EngineMarker {
+  kind: 'F' | 'B' | 'OPT';
+  /** Micro-batch from the name (GPipe's `Forward {i}`), else -1 (numbered in order later). */
+  microbatch: number;
+  ts: number;
+  dur: number;
+  tid: number;
+  rule: MarkerRule;
+}
+export type MarkerRule = 'Forward {i}' | 'DeepSpeed _exec_*' | 'Megatron forward_step';
+
+const GPIPE_MARK = /^(Forward|Backward) (\d+)$/;
+const DEEPSPEED_MARK = /_exec_(forward_pass|backward_pass|optimizer_step)$/;
+const MEGATRON_MARK = /(?:^|[\s:.])(forward_step|backward_step)$/;
+
+/** An engine marker's kind from its name and category, or null. */
+export function engineMarker(cat: string, name: string): { kind: EngineMarker['kind']; microbatch: number; rule: MarkerRule } | null {
+  if (cat === 'user_annotation') {
+    const m = GPIPE_MARK.exec(name);
+    return m ? { kind: m[1] === 'Forward' ? 'F' : 'B', microbatch: Number(m[2]), rule: 'Forward {i}' } : null;
+  }
+  if (cat !== 'python_function') return null;
+  const d = DEEPSPEED_MARK.exec(name);
+  if (d) return { kind: d[1] === 'forward_pass' ? 'F' : d[1] === 'backward_pass' ? 'B' : 'OPT', microbatch: -1, rule: 'DeepSpeed _exec_*' };
+  const g = MEGATRON_MARK.exec(name);
+  return g ? { kind: g[1] === 'forward_step' ? 'F' : 'B', microbatch: -1, rule: 'Megatron forward_step' } : null;
+}
+
 /** One rank file, reduced to what the Timeline needs: compact columns of its GPU activity, its steps and `PP:` marks. */
 export interface KinetoRank {
   file: string;
@@ -125,8 +162,6 @@ export interface KinetoRank {
   rank: number | null;
   worldSize: number | null;
   backend: string | null;
-  /** distributedInfo.pg_config, as one comparable string (null when absent). */
-  groups: string | null;
   /** baseTimeNanoseconds / 1000, or null. */
   baseUs: number | null;
   /** GPU activity in file order, times in the file's µs. kind: OP code (KERNEL, COMM, MEMCPY, MEMSET). */
@@ -134,7 +169,23 @@ export interface KinetoRank {
     length: number; kind: Uint8Array; start: Float64Array; dur: Float64Array;
     /** When the CPU launched it (cuda_runtime / cuda_driver event with the same correlation), NaN when not in the trace. */
     launch: Float64Array; label: Int32Array; bytes: Float64Array;
+    /** The CPU thread that launched it (NaN when the launch is not in the trace). */
+    launchTid: Float64Array;
+    /** Index into `groupRanks` of the process group an NCCL kernel's args name ("Process Group Ranks"), else -1. */
+    group: Int32Array;
   };
+  /** Process groups' global ranks, as NCCL kernels' args list them. */
+  groupRanks: number[][];
+  /** distributedInfo.pg_config groups this rank belongs to (PyTorch lists only those). */
+  pgConfig: { name: string; desc: string; ranks: number[] }[];
+  /** CPU threads of the autograd engine (thread_name pt_autograd_*, else launching threads other than the main one). */
+  autogradTids: number[];
+  /** The thread ProfilerStep#N runs on (the main thread), or null. */
+  mainTid: number | null;
+  /** Engine markers that are not `PP:` (GPipe's Forward {i}, DeepSpeed's _exec_*, Megatron's forward_step …). */
+  markers: EngineMarker[];
+  /** Some event time has a fraction of a µs (Kineto's ns floats): HTA then rounds each event inward to whole µs. */
+  fractionalTs: boolean;
   /** Strings gpu.label indexes. */
   labels: string[];
   /** ProfilerStep#N windows, sorted by start, in the file's µs. */
@@ -164,6 +215,14 @@ export class KinetoRankReader {
   /** Launches: correlation id → CPU time. */
   private launchCorr = f64();
   private launchTs = f64();
+  private launchTid = f64();
+  private group = i32();
+  private groupRanks: number[][] = [];
+  private groupIndex = new Map<string, number>();
+  private threadNames = new Map<number, string>();
+  private markers: EngineMarker[] = [];
+  private mainTid: number | null = null;
+  private fractionalTs = false;
   private steps: { step: number; startUs: number; endUs: number }[] = [];
   private ppCpu: PPMark[] = [];
   private ppGpu: PPMark[] = [];
@@ -210,20 +269,29 @@ export class KinetoRankReader {
         this.unusable++;
         continue;
       }
+      if (e.ph === 'M') {
+        if (e.name === 'thread_name' && typeof e.tid === 'number' && isObj(e.args) && typeof e.args.name === 'string') this.threadNames.set(e.tid, e.args.name);
+        continue;
+      }
       if (e.ph !== 'X') continue;
+      if (!this.fractionalTs && typeof e.ts === 'number' && !Number.isInteger(e.ts)) this.fractionalTs = true;
       const cat = typeof e.cat === 'string' ? e.cat.toLowerCase() : '';
       const name = typeof e.name === 'string' ? e.name : '';
-      if (cat === 'kernel' || cat === 'gpu_memcpy' || cat === 'gpu_memset' || cat === 'memcpy' || cat === 'memset') {
+      const syncOnStream = cat === 'cuda_sync' && isObj(e.args) && typeof e.args.stream === 'number' && e.args.stream >= 0;
+      if (cat === 'kernel' || cat === 'gpu_memcpy' || cat === 'gpu_memset' || cat === 'memcpy' || cat === 'memset' || syncOnStream) {
         const t = this.times(e, cat);
         if (!t) continue;
         const a = isObj(e.args) ? e.args : {};
-        let kind: number = cat === 'kernel' ? OP.KERNEL : cat.endsWith('memcpy') ? OP.MEMCPY : OP.MEMSET;
+        let kind: number = cat === 'kernel' ? OP.KERNEL : syncOnStream ? OP.SYNC : cat.endsWith('memcpy') ? OP.MEMCPY : OP.MEMSET;
         let label = -1;
         let bytes = typeof a.bytes === 'number' && a.bytes > 0 ? a.bytes : 0;
         if (kind === OP.KERNEL && name.startsWith('nccl') && NCCL_KERNEL.test(name)) {
           kind = OP.COMM;
           const coll = a['Collective name'];
-          label = this.labels.of(typeof coll === 'string' && coll ? collectiveName(coll) : collectiveOfKernel(name));
+          // A batched send + receive (batch_isend_irecv: "coalesced") runs as one SendRecv kernel.
+          const fromArgs = typeof coll === 'string' && coll ? collectiveName(coll) : '';
+          const fromName = collectiveOfKernel(name);
+          label = this.labels.of(fromArgs && !(fromName === 'SendRecv' && !['Send', 'Recv'].includes(fromArgs)) ? fromArgs : fromName);
           const n = Math.max(Number(a['In msg nelems']) || 0, Number(a['Out msg nelems']) || 0);
           bytes = n > 0 && typeof a.dtype === 'string' ? n * dtypeBytes(a.dtype) : 0;
         }
@@ -235,11 +303,13 @@ export class KinetoRankReader {
         this.corr.push(typeof a.correlation === 'number' ? a.correlation : NaN);
         this.label.push(label);
         this.bytes.push(bytes);
+        this.group.push(kind === OP.COMM ? this.groupOf(a['Process Group Ranks']) : -1);
       } else if (cat === 'cuda_runtime' || cat === 'cuda_driver' || cat === 'runtime') {
         const a = e.args;
         if (isObj(a) && typeof a.correlation === 'number' && typeof e.ts === 'number' && Number.isFinite(e.ts)) {
           this.launchCorr.push(a.correlation);
           this.launchTs.push(e.ts);
+          this.launchTid.push(typeof e.tid === 'number' ? e.tid : NaN);
         }
       } else if (cat === 'user_annotation') {
         if (name.startsWith('PP:')) this.mark(e, name, this.ppCpu);
@@ -247,9 +317,34 @@ export class KinetoRankReader {
           const m = STEP_NAME.exec(name);
           const t = m ? this.times(e, 'ProfilerStep') : null;
           if (m && t) this.steps.push({ step: Number(m[1]), startUs: t.ts, endUs: t.ts + t.dur });
-        }
+          if (m && t && typeof e.tid === 'number') this.mainTid ??= e.tid;
+        } else this.engineMark(e, cat, name);
       } else if (cat === 'gpu_user_annotation' && name.startsWith('PP:')) this.mark(e, name, this.ppGpu);
+      else if (cat === 'python_function') this.engineMark(e, cat, name);
     }
+  }
+
+  private engineMark(e: Obj, cat: string, name: string): void {
+    const m = engineMarker(cat, name);
+    if (!m) return;
+    const t = this.times(e, cat);
+    if (t) this.markers.push({ ...m, ts: t.ts, dur: t.dur, tid: typeof e.tid === 'number' ? e.tid : -1 });
+  }
+
+  /** Index of a process group's rank list ("[0, 4]" in NCCL kernel args), -1 when absent or unreadable. */
+  private groupOf(v: unknown): number {
+    if (typeof v !== 'string' || !v.startsWith('[')) return -1;
+    let i = this.groupIndex.get(v);
+    if (i !== undefined) return i;
+    let ranks: unknown;
+    try {
+      ranks = JSON.parse(v);
+    } catch {
+      ranks = null;
+    }
+    i = Array.isArray(ranks) && ranks.length && ranks.every((r) => Number.isInteger(r) && r >= 0) ? this.groupRanks.push(ranks as number[]) - 1 : -1;
+    this.groupIndex.set(v, i);
+    return i;
   }
 
   /** The rank as the Timeline builder needs it; `header` is the file's top-level object without traceEvents. */
@@ -275,8 +370,10 @@ export class KinetoRankReader {
     // Launch time of each GPU event, by correlation id (launches sorted once, then binary search).
     const corr = this.corr.done();
     const launch = new Float64Array(n).fill(NaN);
+    const launchTid = new Float64Array(n).fill(NaN);
     const lc = this.launchCorr.done();
     const lt = this.launchTs.done();
+    const ltid = this.launchTid.done();
     if (lc.length) {
       const order = Uint32Array.from({ length: lc.length }, (_, i) => i).sort((a, b) => lc[a] - lc[b]);
       const keys = Float64Array.from(order, (i) => lc[i]);
@@ -291,6 +388,7 @@ export class KinetoRankReader {
           else if (keys[mid] > c) hi = mid - 1;
           else {
             launch[i] = lt[order[mid]];
+            launchTid[i] = ltid[order[mid]];
             break;
           }
         }
@@ -329,14 +427,20 @@ export class KinetoRankReader {
       );
     }
     const pg = di.pg_config;
+    const pgConfig = Array.isArray(pg)
+      ? pg.filter(isObj).map((g) => ({ name: String(g.pg_name ?? ''), desc: String(g.pg_desc ?? ''), ranks: Array.isArray(g.ranks) ? g.ranks.filter((x): x is number => Number.isInteger(x)) : [] }))
+      : [];
+    // The autograd engine's threads: by name, else the threads other than the main one that launch GPU work.
+    let autogradTids = [...this.threadNames].filter(([, nm]) => /autograd/i.test(nm)).map(([tid]) => tid);
+    if (!autogradTids.length && this.mainTid !== null) autogradTids = [...new Set(Array.from(launchTid).filter((x) => Number.isFinite(x) && x !== this.mainTid))];
     return {
       file, rank, worldSize: int(di.world_size) || null, backend: typeof di.backend === 'string' ? di.backend : null,
-      groups: Array.isArray(pg) ? JSON.stringify(pg.map((g) => (isObj(g) ? [g.pg_name, g.pg_size, g.ranks] : g))) : null,
       baseUs,
       gpu: {
         length: n, kind: this.kind.done(), start: this.start.done(), dur: this.dur.done(),
-        launch, label: this.label.done(), bytes: this.bytes.done(),
+        launch, label: this.label.done(), bytes: this.bytes.done(), launchTid, group: this.group.done(),
       },
+      groupRanks: this.groupRanks, pgConfig, autogradTids, mainTid: this.mainTid, markers: this.markers.sort((a, b) => a.ts - b.ts), fractionalTs: this.fractionalTs,
       labels: this.labels.list.slice(),
       steps: kept,
       pp: { cpu: this.ppCpu, gpu: this.ppGpu },
@@ -378,8 +482,10 @@ function chooseRanks(ranks: KinetoRank[], warnings: string[]): (KinetoRank & { r
       `${unnamed.map((r) => r.file).join(', ')}: distributedInfo.rank is missing while the other files name theirs; left out; export every rank's trace with torch.distributed initialised`,
     );
   let named = ranks.filter((r): r is KinetoRank & { rank: number } => r.rank !== null);
-  // One job: the signature most files share; a field a file lacks does not count against it.
-  const sig = (r: KinetoRank) => JSON.stringify([r.worldSize, r.backend, r.groups]);
+  // One job: the signature most files share; a field a file lacks does not count against it. Process groups are not
+  // part of it: PyTorch lists in each rank's pg_config only the groups that rank belongs to (they differ across a
+  // data-parallel or Megatron job); two ranks are of different jobs when a group of the same name lists other ranks.
+  const sig = (r: KinetoRank) => JSON.stringify([r.worldSize, r.backend]);
   const votes = new Map<string, number>();
   for (const r of named) votes.set(sig(r), (votes.get(sig(r)) ?? 0) + 1);
   const top = [...votes.entries()].sort((a, b) => b[1] - a[1])[0][0];
@@ -389,8 +495,8 @@ function chooseRanks(ranks: KinetoRank[], warnings: string[]): (KinetoRank & { r
     const what: string[] = [];
     if (differs(r.worldSize, ref.worldSize)) what.push(`world_size ${r.worldSize} (the others: ${ref.worldSize})`);
     if (differs(r.backend, ref.backend)) what.push(`backend ${r.backend} (the others: ${ref.backend})`);
-    const cut = (s: string | null) => (s && s.length > 60 ? `${s.slice(0, 60)}…` : String(s));
-    if (differs(r.groups, ref.groups)) what.push(`process groups ${cut(r.groups)} (the others: ${cut(ref.groups)})`);
+    const clash = groupClash(r, ref);
+    if (clash) what.push(clash);
     if (what.length) warnings.push(`${r.file}: rank ${r.rank} is from another job: ${what.join(', ')}; left out; pass the rank files of one run`);
     return !what.length;
   });
@@ -403,6 +509,16 @@ function chooseRanks(ranks: KinetoRank[], warnings: string[]): (KinetoRank & { r
     else byRank.set(r.rank, r);
   }
   return [...byRank.values()].sort((a, b) => a.rank - b.rank);
+}
+
+/** A process group both ranks list under one name with different members ("process group 'x' [0,1] (the others: [0,2])"), or null. */
+function groupClash(r: KinetoRank, ref: KinetoRank): string | null {
+  const theirs = new Map(ref.pgConfig.map((g) => [g.name, g.ranks]));
+  for (const g of r.pgConfig) {
+    const o = theirs.get(g.name);
+    if (o && JSON.stringify(o) !== JSON.stringify(g.ranks)) return `process group '${g.name}' ranks [${g.ranks.join(',')}] (the others: [${o.join(',')}])`;
+  }
+  return null;
 }
 
 /** Start-ordered NCCL kernel indices of a rank. */
@@ -427,22 +543,6 @@ function extent(r: KinetoRank): { lo: number; hi: number } {
   return { lo, hi };
 }
 
-/** A rank being placed: its file, where its ts sit on the run clock, and its row. */
-interface Placed {
-  r: KinetoRank & { rank: number };
-  /** First and last time in the file's µs. */
-  lo: number;
-  hi: number;
-  /** Added to the file's ts: base difference, skew and run origin. */
-  offset: number;
-  skew: number;
-  /** `PP:` stages it ran (sorted), row and replica. */
-  stages: number[];
-  row: number;
-  replica: number;
-  /** Latest end of the GPU work each step launched, on the run clock. */
-  tail: Map<number, number>;
-}
 
 /** Every rank on one clock: ts (+ baseTimeNanoseconds when all have it), minus skew from matched NCCL kernels; disjoint ranks out. */
 function alignClocks(ranks: (KinetoRank & { rank: number })[], warnings: string[]): Placed[] {
@@ -453,7 +553,7 @@ function alignClocks(ranks: (KinetoRank & { rank: number })[], warnings: string[
       `baseTimeNanoseconds is in ${withBase.length} of ${ranks.length} rank files (missing in ${ranks.filter((r) => r.baseUs === null).map((r) => r.file).join(', ')}); clocks combined from ts alone; export every rank with the same PyTorch version`,
     );
   const base = (r: KinetoRank) => (useBase ? r.baseUs! : 0);
-  let placed: Placed[] = ranks.map((r) => ({ r, ...extent(r), offset: 0, skew: 0, stages: [], row: 0, replica: 0, tail: new Map() }));
+  let placed: Placed[] = ranks.map((r) => ({ r, ...extent(r), offset: 0, skew: 0, stages: [], row: 0, replica: 0, tail: new Map(), head: new Map(), rule: '' }));
   // Offsets against the earliest rank: differences of large numbers first, so that ts + offset stays exact.
   const ref = placed.reduce((b, p) => (p.lo + base(p.r) < b.lo + base(b.r) ? p : b), placed[0]);
   for (const p of placed) p.offset = base(p.r) - base(ref.r) - ref.lo;
@@ -563,6 +663,7 @@ function kernelTable(placed: Placed[], labels: Labels): OpTable {
   const total = placed.reduce((a, p) => a + p.r.gpu.length, 0);
   const k = allocOpTable(total);
   const label = (k.label = new Int32Array(total));
+  const launch = (k.launch = new Float64Array(total));
   let n = 0;
   for (const p of placed) {
     const g = p.r.gpu;
@@ -581,7 +682,11 @@ function kernelTable(placed: Placed[], labels: Labels): OpTable {
       k.dur[j] = g.dur[i];
       k.bytes[j] = g.bytes[i];
       label[j] = g.label[i] < 0 ? -1 : local[g.label[i]];
-      if (step >= 0) p.tail.set(step, Math.max(p.tail.get(step) ?? -Infinity, k.start[j] + g.dur[i]));
+      launch[j] = g.launch[i] + p.offset;
+      if (step >= 0) {
+        p.tail.set(step, Math.max(p.tail.get(step) ?? -Infinity, k.start[j] + g.dur[i]));
+        p.head.set(step, Math.min(p.head.get(step) ?? Infinity, k.start[j]));
+      }
     }
   }
   return finishOpTable(k, n);
@@ -592,7 +697,7 @@ function pipelineOps(placed: Placed[], rowOfStage: Map<number, number>, perRank:
   const maxStage = Math.max(...rowOfStage.keys());
   /** Ranks per pipeline, for chunk = floor(stage / P) when a rank runs several stages. */
   const P = (maxStage + 1) % perRank === 0 ? (maxStage + 1) / perRank : new Set(placed.map((p) => p.row)).size;
-  const out: { kind: number; stage: number; replica: number; microbatch: number; chunk: number; step: number; peer: number; start: number; dur: number; bytes: number; label: number }[] = [];
+  const out: RawOp[] = [];
   let cpuTimed = 0;
   for (const p of placed) {
     const g = p.r.gpu;
@@ -615,7 +720,10 @@ function pipelineOps(placed: Placed[], rowOfStage: Map<number, number>, perRank:
       const d = PP_PEER[m.op];
       const w = windowAt(p.r.steps, launchedAt);
       const step = w < 0 ? -1 : p.r.steps[w].step;
-      if (step >= 0) p.tail.set(step, Math.max(p.tail.get(step) ?? -Infinity, start + p.offset + dur));
+      if (step >= 0) {
+        p.tail.set(step, Math.max(p.tail.get(step) ?? -Infinity, start + p.offset + dur));
+        p.head.set(step, Math.min(p.head.get(step) ?? Infinity, start + p.offset));
+      }
       out.push({
         kind, stage: p.row, replica: p.replica, microbatch: m.microbatch, chunk: perRank > 1 ? Math.floor(m.stage / P) : -1, step,
         peer: d === undefined ? -1 : (rowOfStage.get(m.stage + d) ?? -1), start: start + p.offset, dur, bytes,
@@ -630,13 +738,17 @@ function pipelineOps(placed: Placed[], rowOfStage: Map<number, number>, perRank:
     }
     const used = new Map<string, number>();
     for (const m of p.r.pp.cpu.slice().sort((a, b) => a.ts - b.ts)) {
-      const inside = launched(m.ts, m.ts + m.dur);
+      // The GPU work of an action: the kernels launched while its CPU range ran, from its thread or the autograd engine's
+      // (a backward's kernels are launched there, so the gpu_user_annotation of a B, I or W covers only the main thread's
+      // few); compute kernels for compute actions, NCCL kernels for communication ones.
+      const comm = PP_KIND[m.op] !== 'F' && PP_KIND[m.op] !== 'B' && PP_KIND[m.op] !== 'W';
+      const inside = launched(m.ts, m.ts + m.dur).filter((i) => (comm ? g.kind[i] === OP.COMM : g.kind[i] === OP.KERNEL));
       let bytes = 0;
       for (const i of inside) if (g.kind[i] === OP.COMM) bytes += g.bytes[i];
       const nth = used.get(m.name) ?? 0;
       used.set(m.name, nth + 1);
       const twin = gpuByName.get(m.name)?.[nth];
-      if (twin) add(m, twin.ts, twin.dur, m.ts, bytes);
+      if (!inside.length && twin) add(m, twin.ts, twin.dur, m.ts, bytes);
       else if (inside.length) {
         let lo = Infinity;
         let hi = -Infinity;
@@ -657,6 +769,11 @@ function pipelineOps(placed: Placed[], rowOfStage: Map<number, number>, perRank:
     warnings.push(
       `${cpuTimed} PP: op(s) timed on the CPU: no gpu_user_annotation of the same name and no kernel launched inside them (are cuda_runtime events in the trace?); their times are when the CPU issued them, not when the GPU ran them`,
     );
+  return rawOpTable(out);
+}
+
+/** Reconstructed ops as an OpTable, sorted by start. */
+function rawOpTable(out: RawOp[]): OpTable {
   const t = allocOpTable(out.length);
   const label = (t.label = new Int32Array(out.length));
   out.forEach((o, i) => {
@@ -714,14 +831,63 @@ export function timelineFromKineto(input: KinetoRank[]): { timeline: Timeline; w
   });
   if (!ranks.length)
     throw new TraceError(`${input.map((r) => r.file).join(', ')}: no GPU activity to analyse in any rank file (no kernel, gpu_memcpy or gpu_memset events); ${FIX_PROFILE}`);
-  const { placed, pipeline, stages, perRank, rowOfStage } = placeRows(alignClocks(ranks, warnings), warnings);
+  const world = Math.max(...ranks.map((r) => r.worldSize ?? 0));
+  if (world > ranks.length)
+    warnings.push(
+      `world_size is ${world} but ${ranks.length === 1 ? 'only rank' : `only ${ranks.length} ranks`} ${rankList(ranks.map((r) => r.rank))} ${ranks.length === 1 ? 'was' : 'were'} given; the figures are those ranks' alone; pass every rank's trace (or their folder) to see the whole job`,
+    );
+  const aligned = alignClocks(ranks, warnings);
   const labels = new Labels();
-  const kernels = kernelTable(placed, labels);
-  const ops = pipeline ? pipelineOps(placed, rowOfStage, perRank, labels, warnings) : kernels;
-  const steps = stepRecords(placed, pipeline ? [ops, kernels] : [kernels], warnings);
-  const plan = pipeline ? guessPlan(ops, stages, placed, perRank, warnings) : null;
+  let placed = aligned;
+  let stages: number;
+  let pipeline = true;
+  let ops: OpTable;
+  let kernels: OpTable;
+  let perRank = 1;
+  if (aligned.some((p) => p.r.pp.cpu.length + p.r.pp.gpu.length > 0)) {
+    // torch.distributed.pipelining's own annotations.
+    const rows = placeRows(aligned, warnings);
+    ({ placed, stages, perRank } = rows);
+    for (const p of placed) p.rule = 'PP:';
+    kernels = kernelTable(placed, labels);
+    ops = pipelineOps(placed, rows.rowOfStage, perRank, labels, warnings);
+  } else {
+    const layout = pipelineLayout(aligned);
+    if (layout.ok) {
+      if (layout.outside.length)
+        warnings.push(`rank(s) ${rankList(layout.outside)} are in no pipeline group (no point-to-point kernel names a group holding them); left out of the pipeline; pass the ranks of one pipeline-parallel job`);
+      placed = aligned.filter((p) => layout.at.has(p.r.rank));
+      for (const p of placed) ({ stage: p.row, replica: p.replica } = layout.at.get(p.r.rank)!);
+      stages = layout.stages;
+      const have = new Set(placed.map((p) => p.row));
+      const missing = Array.from({ length: stages }, (_, s) => s).filter((s) => !have.has(s));
+      if (missing.length) warnings.push(`stage(s) ${missing.join(', ')} have no rank file; those rows stay empty; pass every pipeline rank's trace`);
+      kernels = kernelTable(placed, labels);
+      const out: RawOp[] = [];
+      for (const p of placed) p.rule = engineOps(p, stages, (x) => labels.of(x), out);
+      ops = rawOpTable(out);
+    } else {
+      // Bad input for a pipeline: the per-rank view, and why.
+      warnings.push(`no pipeline: ${layout.why}; showing one row per rank`);
+      pipeline = false;
+      placed.forEach((p, i) => {
+        p.row = i;
+        p.replica = 0;
+      });
+      stages = placed.length;
+      kernels = ops = kernelTable(placed, labels);
+    }
+  }
+  const ref = placed.reduce((b, p) => (p.row < b.row || (p.row === b.row && p.replica < b.replica) ? p : b), placed[0]);
+  const steps = pipeline && placed.some((p) => p.r.steps.length) ? periodSteps(placed, ref) : stepRecords(placed, pipeline ? [ops, kernels] : [kernels], warnings);
+  const rules = [...new Set(placed.map((p) => p.rule))];
+  const plan = pipeline ? guessPlan(ops, stages, placed, perRank, rules.join(' / '), warnings) : null;
   const info: RankInfo[] = placed
-    .map((p) => ({ rank: p.r.rank, worldSize: p.r.worldSize, file: p.r.file, stage: p.row, replica: p.replica, ppStages: p.stages, clockOffsetUs: p.offset, skewUs: p.skew, steps: p.r.steps.map((s) => s.step) }))
+    .map((p) => ({
+      rank: p.r.rank, worldSize: p.r.worldSize, file: p.r.file, stage: p.row, replica: p.replica, ppStages: p.stages, clockOffsetUs: p.offset, skewUs: p.skew,
+      steps: p.r.steps.map((s) => s.step), ...(p.rule ? { opsRule: p.rule } : {}), ...(p.r.fractionalTs ? { fractionalTs: true } : {}),
+      ...(p.r.steps.length ? { lastStepStartUs: Math.max(...p.r.steps.map((s) => s.startUs)) + p.offset } : {}),
+    }))
     .sort((a, b) => a.stage - b.stage || a.replica - b.replica);
   const timeline: Timeline = {
     source: 'measured', status: 'complete', stages, plan, batch: null, model: null, layers: [], layerCosts: [], steps, ops, memory: [],
@@ -731,7 +897,7 @@ export function timelineFromKineto(input: KinetoRank[]): { timeline: Timeline; w
 }
 
 /** The plan a pipeline trace implies: one unit per stage, micro-batches from the indices, schedule from the op order. */
-function guessPlan(ops: OpTable, S: number, placed: Placed[], perRank: number, warnings: string[]): Plan {
+function guessPlan(ops: OpTable, S: number, placed: Placed[], perRank: number, rule: string, warnings: string[]): Plan {
   const balance = new Array<number>(S).fill(1);
   for (const p of placed) balance[p.row] = Math.max(1, p.stages.length);
   let maxMb = -1;
@@ -758,7 +924,7 @@ function guessPlan(ops: OpTable, S: number, placed: Placed[], perRank: number, w
     : allFFirst ? 'every stage runs all its F before its first B' : 'a B runs before the last F on some stage';
   const microbatches = Math.max(1, maxMb + 1);
   warnings.push(
-    `plan guessed from the PP: annotations: balance unknown, one unit per stage [${balance.join(',')}]; ${microbatches} micro-batches (largest index + 1); schedule ${schedule} (${why}); recompute unknown, taken as never`,
+    `plan guessed from the ops (identified by ${rule}): balance unknown, one unit per stage [${balance.join(',')}]; ${microbatches} micro-batches (largest index + 1); schedule ${schedule} (${why}); recompute unknown, taken as never`,
   );
   return { balance, microbatches, schedule, recompute: 'never', replicas };
 }

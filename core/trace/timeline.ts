@@ -4,10 +4,11 @@ import type { LayerSummary } from '../model/types';
 import type { HostInfo, StepRecord } from './schema';
 
 /**
- * Op kinds by code. Append only: codes are stored in OpTable.kind. KERNEL…MEMSET come from PyTorch (Kineto) traces;
+ * Op kinds by code. Append only: codes are stored in OpTable.kind. KERNEL…MEMSET and SYNC (Kineto's cuda_sync: a
+ * stream or event wait drawn on the GPU, which HTA's breakdown counts as GPU time) come from PyTorch (Kineto) traces;
  * COMPRESS and DECOMPRESS from replicas with gradient compression.
  */
-export const OP_KINDS: readonly OpKind[] = ['F', 'B', 'W', 'R', 'SEND', 'RECV', 'ALLREDUCE', 'OPT', 'KERNEL', 'COMM', 'MEMCPY', 'MEMSET', 'COMPRESS', 'DECOMPRESS'];
+export const OP_KINDS: readonly OpKind[] = ['F', 'B', 'W', 'R', 'SEND', 'RECV', 'ALLREDUCE', 'OPT', 'KERNEL', 'COMM', 'MEMCPY', 'MEMSET', 'COMPRESS', 'DECOMPRESS', 'SYNC'];
 /** The kinds a pipeline runs (what pipeprof's recorder and simulator write); the rest only come from PyTorch traces. */
 export const PIPELINE_KINDS: readonly OpKind[] = [...OP_KINDS.slice(0, 8), 'COMPRESS', 'DECOMPRESS'];
 export const COMPUTE_KINDS: readonly OpKind[] = ['F', 'B', 'W', 'R', 'OPT', 'COMPRESS', 'DECOMPRESS'];
@@ -20,7 +21,7 @@ export const OP = Object.fromEntries(OP_KINDS.map((k, i) => [k, i])) as Record<O
  * collectives: COMM), 4 memory (MEMCPY, MEMSET). Analyses of communication read lanes 1–3 only.
  */
 export const LANE_OF_KIND: readonly number[] = OP_KINDS.map((k) =>
-  k === 'SEND' ? 1 : k === 'RECV' ? 2 : k === 'ALLREDUCE' || k === 'COMM' ? 3 : k === 'MEMCPY' || k === 'MEMSET' ? 4 : 0,
+  k === 'SEND' ? 1 : k === 'RECV' ? 2 : k === 'ALLREDUCE' || k === 'COMM' ? 3 : k === 'MEMCPY' || k === 'MEMSET' || k === 'SYNC' ? 4 : 0,
 );
 
 /** Columnar op table: row i is one op. -1 marks "none" in integer columns (no micro-batch, no peer). */
@@ -40,6 +41,8 @@ export interface OpTable {
   bytes: Float64Array;
   /** Optional: index into Timeline.labels (e.g. an NCCL collective's name), -1 for none. Absent in pipeprof traces. */
   label?: Int32Array;
+  /** Optional (Kineto kernels): when the CPU launched it, µs on the run clock; NaN when the launch is not in the trace. */
+  launch?: Float64Array;
 }
 
 export interface OpRow {
@@ -91,6 +94,12 @@ export interface RankInfo {
   skewUs: number;
   /** Step numbers (ProfilerStep#N) the file covers, in order. */
   steps: number[];
+  /** The rule that identified its pipeline ops ('PP:', 'Forward {i}', 'DeepSpeed _exec_*', 'Megatron forward_step', 'p2p pattern'); absent without a pipeline. */
+  opsRule?: string;
+  /** Its file's times have fractions of a µs (HTA then rounds each GPU event inward to whole µs). */
+  fractionalTs?: boolean;
+  /** Run-clock start of its latest-starting ProfilerStep#N (CPU side), for HTA's last-step filter; absent without steps. */
+  lastStepStartUs?: number;
 }
 
 export interface Timeline {
@@ -146,7 +155,7 @@ export function finishOpTable(t: OpTable, n: number): OpTable {
   let sorted = true;
   for (let i = 1; i < n && sorted; i++) if (t.start[i] < t.start[i - 1]) sorted = false;
   const out = { length: n } as OpTable;
-  const columns: readonly (keyof OpTable & string)[] = t.label ? [...COLUMNS, 'label'] : COLUMNS;
+  const columns: readonly (keyof OpTable & string)[] = [...COLUMNS, ...(t.label ? ['label' as const] : []), ...(t.launch ? ['launch' as const] : [])];
   if (sorted) {
     for (const c of columns) (out[c] as Column) = (t[c] as Column).length === n ? (t[c] as Column) : ((t[c] as Column).slice(0, n) as Column);
     return out;

@@ -24,6 +24,7 @@ export const DEFAULT_PALETTE: Palette = {
   COMM: '#f48771',
   MEMCPY: '#c586c0',
   MEMSET: '#9cdcfe',
+  SYNC: '#6a6a6a',
   COMPRESS: '#d7ba7d',
   DECOMPRESS: '#ce9178',
   idle: 'rgba(139, 139, 139, 0.35)',
@@ -36,7 +37,7 @@ export const BUSY_KINDS = ['F', 'B', 'W', 'R', 'OPT', 'COMPRESS', 'DECOMPRESS', 
 
 const KIND_TITLES: Record<Kind, string> = {
   F: 'forward', B: 'backward', W: 'weight grad', R: 'recompute', SEND: 'send', RECV: 'receive', ALLREDUCE: 'all-reduce', OPT: 'optimizer',
-  KERNEL: 'GPU kernel', COMM: 'collective (NCCL)', MEMCPY: 'memory copy', MEMSET: 'memory set',
+  KERNEL: 'GPU kernel', COMM: 'collective (NCCL)', MEMCPY: 'memory copy', MEMSET: 'memory set', SYNC: 'stream or event wait',
   COMPRESS: 'gradient compression', DECOMPRESS: 'gradient decompression',
 };
 export const kindTitle = (k: Kind): string => KIND_TITLES[k];
@@ -64,7 +65,14 @@ export function toUtilizationChart(report: Report, palette: Palette = DEFAULT_PA
     backgroundColor: palette[k],
     stack: 'step',
   }));
-  datasets.push({ label: 'bubble', data: stages.map((s) => round(100 * (s.bubbleFraction ?? 0))), backgroundColor: palette.idle, stack: 'step' });
+  // The bubble split (core/analysis/bubbles.ts): idle, and waiting in SEND/RECV for a peer; then the exposed wire time.
+  const waitShare = (s: Report['stages'][number]) => ((s.bubbleMs ?? 0) > 0 ? ((s.bubbleFraction ?? 0) * (s.waitingMs ?? 0)) / s.bubbleMs : 0);
+  const wireShare = (s: Report['stages'][number]) =>
+    s.perStep?.length ? s.perStep.reduce((a, x) => a + (x.stepMs > 0 ? (x.transferMs + x.collectiveMs) / x.stepMs : 0), 0) / s.perStep.length : 0;
+  const waiting = stages.some((s) => waitShare(s) > 0);
+  datasets.push({ label: waiting ? 'bubble: idle' : 'bubble', data: stages.map((s) => round(100 * ((s.bubbleFraction ?? 0) - waitShare(s)))), backgroundColor: palette.idle, stack: 'step' });
+  if (waiting) datasets.push({ label: 'bubble: waiting for a peer', data: stages.map((s) => round(100 * waitShare(s))), backgroundColor: palette.RECV, stack: 'step' });
+  if (stages.some((s) => wireShare(s) > 0)) datasets.push({ label: 'transfer and collectives (exposed)', data: stages.map((s) => round(100 * wireShare(s))), backgroundColor: palette.SEND, stack: 'step' });
   return {
     type: 'bar',
     data: { labels, datasets },

@@ -49,7 +49,7 @@ export interface RecommendationView {
 }
 
 /** Op kinds by index (append only, as core's OP_KINDS; the last four come from PyTorch profiler traces). */
-export const KINDS = ['F', 'B', 'W', 'R', 'SEND', 'RECV', 'ALLREDUCE', 'OPT', 'KERNEL', 'COMM', 'MEMCPY', 'MEMSET', 'COMPRESS', 'DECOMPRESS'] as const;
+export const KINDS = ['F', 'B', 'W', 'R', 'SEND', 'RECV', 'ALLREDUCE', 'OPT', 'KERNEL', 'COMM', 'MEMCPY', 'MEMSET', 'COMPRESS', 'DECOMPRESS', 'SYNC'] as const;
 
 export type ToWebview =
   /**

@@ -42,7 +42,7 @@ export function summaryParts(report: Report): SummaryPart[] {
     title: finite(report.batch) ? `${label(report.batch)} samples per minibatch` : 'batch size unknown',
   });
   const analytic = finite(report.analyticBubbleFraction) ? ` (analytic ${fmtPct(report.analyticBubbleFraction)})` : '';
-  parts.push({ key: 'bubble', label: 'bubble', value: `${fmtPct(report.bubbleFraction)}${analytic}`, title: 'mean share of the step each stage does no compute; analytic: (S−1)/(M+S−1)' });
+  parts.push({ key: 'bubble', label: 'bubble', value: `${fmtPct(report.bubbleFraction)}${analytic}`, title: 'mean share of the step each stage could have computed: idle, plus waiting in SEND/RECV for a peer (the transfer itself is communication); analytic: the schedule formula' });
   parts.push({
     key: 'overlap',
     label: 'overlap',

@@ -12,7 +12,7 @@ export const IDLE = KIND_COUNT;
 export const LANE_COUNT = 4;
 export const LANE_NAMES: readonly string[] = ['compute', 'send', 'receive', 'all-reduce'];
 export const LANE_OF_KIND: readonly number[] = KINDS.map((k) =>
-  k === 'SEND' ? 1 : k === 'RECV' ? 2 : k === 'ALLREDUCE' || k === 'COMM' || k === 'MEMCPY' || k === 'MEMSET' ? 3 : 0,
+  k === 'SEND' ? 1 : k === 'RECV' ? 2 : k === 'ALLREDUCE' || k === 'COMM' || k === 'MEMCPY' || k === 'MEMSET' || k === 'SYNC' ? 3 : 0,
 );
 /** Above this many visible ops per pixel column, a lane is drawn as one rectangle per column run instead of one per op. */
 export const MAX_OPS_PER_PX = 2;

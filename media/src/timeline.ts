@@ -439,7 +439,7 @@ export class TimelineView {
 }
 
 /** Kinds only some runs have (a PyTorch profiler trace's, gradient compression): their legend items show when a run holds them (showLegendKinds). */
-const GPU_KINDS: readonly Kind[] = ['KERNEL', 'COMM', 'MEMCPY', 'MEMSET', 'COMPRESS', 'DECOMPRESS'];
+const GPU_KINDS: readonly Kind[] = ['KERNEL', 'COMM', 'MEMCPY', 'MEMSET', 'COMPRESS', 'DECOMPRESS', 'SYNC'];
 
 /** Shows the legend items of the GPU kinds `run` holds, hides the others (the pipeline kinds always show). */
 export function showLegendKinds(toolbar: HTMLElement, run: RunView): void {

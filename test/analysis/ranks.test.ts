@@ -42,25 +42,46 @@ function intersect(a: [number, number][], b: [number, number][]): number {
   return sum;
 }
 
-/** HTA's figures computed here, straight from raw events: the definitions, independently of core/analysis/ranks.ts. */
+/**
+ * HTA's figures computed here, straight from raw events as HTA's source defines them (independently of
+ * core/analysis/ranks.ts): GPU events with a stream (kernels, memcpy, memset, cuda_sync); times rounded inward to whole
+ * µs when any ts has a fraction; with two or more ProfilerSteps only events whose launch (correlation) started before
+ * the last step's start; intervals merged when one starts at or before an earlier end.
+ */
 function hta(events: Ev[]): Omit<RankBreakdown, 'rank' | 'steps' | 'kernels'> {
-  const isGpu = (e: Ev) => e.ph === 'X' && ['kernel', 'gpu_memcpy', 'gpu_memset'].includes(e.cat as string) && (e.dur as number) >= 0;
+  const withStream = (e: Ev) => typeof (e.args as Ev | undefined)?.stream === 'number' && ((e.args as Ev).stream as number) >= 0;
+  const isGpu = (e: Ev) => e.ph === 'X' && (['kernel', 'gpu_memcpy', 'gpu_memset'].includes(e.cat as string) || (e.cat === 'cuda_sync' && withStream(e))) && (e.dur as number) >= 0;
   const launch = new Map(events.filter((e) => e.cat === 'cuda_runtime').map((e) => [(e.args as Ev).correlation, e.ts as number]));
   const steps = events.filter((e) => /^ProfilerStep#/.test(String(e.name)));
-  // HTA drops kernels launched at or after the last ProfilerStep's start when there are two or more steps.
-  const lastStart = steps.length >= 2 ? Math.max(...steps.map((s) => s.ts as number)) : Infinity;
-  const ks = events.filter(isGpu).filter((e) => (launch.get((e.args as Ev).correlation) ?? (e.ts as number)) < lastStart);
-  const iv = (f: (e: Ev) => boolean) => ks.filter(f).map((e) => [e.ts as number, (e.ts as number) + (e.dur as number)] as [number, number]);
+  const lastStart = steps.length >= 2 ? Math.max(...steps.map((s) => s.ts as number)) : null;
+  const ks = events.filter(isGpu).filter((e) => lastStart === null || (launch.get((e.args as Ev).correlation) ?? Infinity) < lastStart);
+  const round = events.some((e) => typeof e.ts === 'number' && !Number.isInteger(e.ts));
+  const times = (e: Ev): [number, number] => (round ? [Math.ceil(e.ts as number), Math.floor((e.ts as number) + (e.dur as number))] : [e.ts as number, (e.ts as number) + (e.dur as number)]);
+  /** pandas' groupby of HTA's merge_kernel_intervals. */
+  const merge = (iv: [number, number][]) => {
+    const sorted = iv.slice().sort((x, y) => x[0] - y[0]);
+    const groups: [number, number][] = [];
+    let cummax = -Infinity;
+    sorted.forEach(([a, b], i) => {
+      if (i > 0 && a > cummax) groups.push([a, b]);
+      else if (i === 0) groups.push([a, b]);
+      else groups[groups.length - 1][1] = Math.max(groups[groups.length - 1][1], b);
+      cummax = Math.max(cummax, b);
+    });
+    return groups;
+  };
+  const sum = (g: [number, number][]) => g.reduce((x, [a, b]) => x + b - a, 0);
   const isComm = (e: Ev) => /^nccl\w*Kernel/.test(String(e.name));
-  const all = union(iv(() => true));
-  const comp = union(iv((e) => e.cat === 'kernel' && !isComm(e)));
-  const comm = union(iv((e) => e.cat === 'kernel' && isComm(e)));
-  const spanUs = Math.max(...ks.map((e) => (e.ts as number) + (e.dur as number))) - Math.min(...ks.map((e) => e.ts as number));
-  const idleUs = spanUs - all.len;
+  const all = merge(ks.map(times));
+  const compute = sum(merge(ks.filter((e) => e.cat === 'kernel' && !isComm(e)).map(times)));
+  const commIv = union(ks.filter((e) => e.cat === 'kernel' && isComm(e)).map(times));
+  const compIv = union(ks.filter((e) => e.cat === 'kernel' && !isComm(e)).map(times));
+  const spanUs = all.length ? all[all.length - 1][1] - all[0][0] : 0;
+  const idleUs = spanUs - sum(all);
   return {
-    spanUs, computeUs: comp.len, commUs: comm.len, idleUs, nonComputeUs: all.len - comp.len,
-    idleFraction: idleUs / spanUs, computeFraction: comp.len / spanUs, nonComputeFraction: (all.len - comp.len) / spanUs,
-    commCompOverlap: comm.len > 0 ? intersect(comm.merged, comp.merged) / comm.len : null,
+    spanUs, computeUs: compute, commUs: commIv.len, idleUs, nonComputeUs: spanUs - compute - idleUs,
+    idleFraction: idleUs / spanUs, computeFraction: compute / spanUs, nonComputeFraction: (spanUs - compute - idleUs) / spanUs,
+    commCompOverlap: commIv.len > 0 ? intersect(commIv.merged, compIv.merged) / commIv.len : null,
   };
 }
 function same(got: RankBreakdown, want: ReturnType<typeof hta>, tol: number, what: string) {
@@ -163,12 +184,14 @@ test('buildReport: ranks with the five keys only for a Kineto timeline; the text
   // Stage rows are ranks: busy is the union of compute kernels, inside [0, step].
   for (const s of r.stages) assert.ok(s.busyMs.KERNEL > 0 && s.busyTotalMs <= r.meanStepMs && s.utilization > 0 && s.utilization <= 1);
   const text = formatReport(buildReport(t), 'dp128');
-  assert.match(text, /^plan {8}none \(a PyTorch profiler trace without PP: annotations\): one row per rank, 2 ranks$/m);
+  assert.match(text, /^ranks {7}2 ranks, no pipeline \(a PyTorch profiler trace\): one row per rank$/m);
+  // No pipeline words for a trace that is no pipeline: no bubble, no stage straggler, no F/B columns.
+  assert.ok(!/bubble|straggler {3}stage|F ms|B ms/.test(text), text);
   assert.match(text, /^per rank \(HTA's temporal breakdown of GPU time/m);
   assert.match(text, /^rank +idle +compute +non-compute +comm\/comp overlap +span ms +steps$/m);
   assert.match(text, /^0 +\d+\.\d% +\d+\.\d% +\d+\.\d% +\d+\.\d% +\d+\.\d +551$/m);
   assert.match(text, /^straggler {3}rank 1: [\d.]+ ms compute per step, [\d.]+% over the mean of [\d.]+ ms \(the others wait for it in their collectives\)$/m);
-  assert.match(text, /KERNEL ms/);
+  assert.match(text, /kernel ms/);
   // A pipeprof timeline: no ranks, no origin, no KERNEL column or per-rank lines.
   const p = pipeprofTimeline({ stages: 2, steps: [{ ops: [[0, 'F', 0, 0, 1], [1, 'F', 0, 1, 2], [1, 'B', 0, 2, 4], [0, 'B', 0, 4, 6]], start: 0, end: 6 }] });
   const pr = buildReport(p);
@@ -176,5 +199,16 @@ test('buildReport: ranks with the five keys only for a Kineto timeline; the text
   assert.deepEqual(Object.keys(pr.stages[0].busyMs), ['F', 'B', 'W', 'R', 'OPT', 'COMPRESS', 'DECOMPRESS']);
   const ptext = formatReport(pr, 'run.pptrace.json');
   assert.ok(!/per rank|KERNEL/.test(ptext));
-  assert.match(ptext, /per measured step; busy ms by op kind; comm = send \+ receive lanes\n$/);
+  assert.match(ptext, /per measured step; bubble = idle \+ wait \(in SEND\/RECV for a peer\); xfer = bytes on the wire, not under compute; busy ms by op kind; comm = transfer \+ all-reduce\n$/);
+});
+
+test('alexnet: cuda_sync waits with a stream are GPU events for HTA (span and non-compute); figures from the raw events', () => {
+  const j = fixture('alexnet-1gpu.json.gz');
+  const t = timelineFromKineto([readFixture('alexnet-1gpu.json.gz')]).timeline;
+  const [r] = rankBreakdown(t);
+  const syncs = (j.traceEvents as Ev[]).filter((e) => e.cat === 'cuda_sync' && typeof (e.args as Ev).stream === 'number').length;
+  assert.equal(syncs, 41);
+  assert.equal(r.kernels, 98 + syncs, 'kernels, memcpy, memset and the stream waits');
+  assert.deepEqual(r.steps, [], 'no ProfilerStep: every event counts');
+  same(r, hta(j.traceEvents as Ev[]), 1e-6, 'alexnet');
 });

@@ -45,7 +45,9 @@ test('report invariants on a real run: fractions in [0, 1], analytic bubble 1/5,
   for (const s of r.stages) {
     inUnit(s.utilization, `stage ${s.stage} utilization`);
     inUnit(s.bubbleFraction, `stage ${s.stage} bubble`);
-    near(s.utilization + s.bubbleFraction, 1, 1e-9, 'utilization + bubble');
+    // The step splits into compute, bubble (idle + waiting), exposed transfer and collectives.
+    const wire = s.perStep.reduce((a, x) => a + (x.transferMs + x.collectiveMs) / x.stepMs, 0) / s.perStep.length;
+    near(s.utilization + s.bubbleFraction + wire, 1, 1e-9, 'utilization + bubble + exposed communication');
     assert.ok(s.busyMs.F > 0 && s.busyMs.B > 0 && s.busyMs.OPT > 0 && s.busyMs.R === 0);
     assert.ok(s.commMs > 0, 'both stages communicate');
     const peak = Math.max(...tr.traceEvents.filter((e): e is CounterEvent => e.ph === 'C' && e.name === 'memory' && e.pid === s.stage).map((e) => e.args.bytes));

@@ -57,11 +57,12 @@ test('text report: a summary and one row per stage', async () => {
   assert.match(r.out, /^step time {3}[\d.]+ ms \(median of 3 measured steps\) {3}[\d.]+ samples\/s$/m);
   // Three measured steps: their range, and the slow ones (a real run on a shared machine may have one or none).
   assert.match(r.out, /^spread {6}[\d.]+–[\d.]+ ms \([\d.]+% of the median\); (no step ≥ 10% over the median|steps? \d+(, \d+)* took ≥ 10% over the median \(the machine was busy, or the run still warming up: measure again, or warm up longer: --warmup, --warmup-ms\))$/m);
-  assert.match(r.out, /^bubble {6}[\d.]+% of each stage's step on average {3}\(analytic \(S−1\)\/\(M\+S−1\): 33\.3%\)$/m);
+  assert.match(r.out, /^bubble {6}[\d.]+% of each stage's step on average: idle [\d.]+ ms \+ waiting for a peer [\d.]+ ms; transfer on the wire [\d.]+ ms \(exposed, not bubble\) {3}\(analytic for 1f1b: 33\.3%\)$/m);
   assert.match(r.out, /^overlap {5}[\d.]+% of [\d.]+ ms communication/m);
   assert.match(r.out, /^straggler {3}stage [01]: busy/m);
-  assert.match(r.out, /^stage +util +bubble +F ms +B ms +OPT ms +comm ms +overlap +peak memory +GFLOP\/s$/m);
-  assert.match(r.out, /^0 +[\d.]+% +[\d.]+% +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+% +[\d.]+ (KiB|MiB) +[\d.]+( \([\d.]+%\))?$/m);
+  assert.match(r.out, /^stage +util +bubble +idle ms +wait ms +xfer ms +F ms +B ms +OPT ms +comm ms +overlap +peak memory +GFLOP\/s$/m);
+  assert.match(r.out, /^0 +[\d.]+% +[\d.]+% +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+% +[\d.]+ (KiB|MiB) +[\d.]+( \([\d.]+%\))?$/m);
+  assert.match(r.out, /\(SEND\/RECV: their transfer only; their waiting is bubble\)$/m);
   assert.match(r.out, /^1 +[\d.]+%/m);
 });
 
@@ -76,6 +77,13 @@ test('--json prints the report object with the documented names', async () => {
     assert.deepEqual(Object.keys(s.busyMs), ['F', 'B', 'W', 'R', 'OPT', 'COMPRESS', 'DECOMPRESS']);
   }
   assert.equal(j.analyticBubbleFraction, 1 / 3);
+  // A RECV's wait is bubble, not communication: each stage's communication is its transfer (and all-reduce), and the
+  // step splits into compute, bubble (idle + waiting) and exposed transfer.
+  for (const s of j.stages) {
+    assert.ok(Math.abs(s.bubbleMs - s.idleMs - s.waitingMs) < 1e-9);
+    assert.ok(s.commMs <= s.sendMs + s.recvMs + s.allreduceMs + 1e-9 && s.recvMs < s.waitingMs + s.recvMs);
+    assert.ok(s.waitingMs > s.transferMs, `stage ${s.stage}: a local run waits longer than it transfers (${s.waitingMs} vs ${s.transferMs})`);
+  }
   assert.equal(typeof j.straggler.stage, 'number');
   assert.ok(j.samplesPerSec > 0);
 });
@@ -209,4 +217,36 @@ test('--html into a folder that does not exist: exit 2, nothing written', async 
   const r = await report([tracePath, '--html', path.join(dir, 'no', 'such', 'r.html')]);
   assert.equal(r.code, 2);
   assert.match(r.err, /^pipeprof: --html .*r\.html: folder .* does not exist; create it or choose another output path\n$/);
+});
+
+test('an imported single-rank trace that is no pipeline: the page and the text show only what the data holds (issue 17, item 7)', async () => {
+  const fixtureDir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'kineto');
+  const out = path.join(dir, 'k.pptrace.json');
+  const imp = await cli(['import', path.join(fixtureDir, 'nccl-2rank-rank0.json.gz'), '--out', out]);
+  assert.equal(imp.code, 0, imp.err);
+  assert.match(imp.err, /world_size is 2 but only rank 0 was given/);
+  assert.match(imp.err, /no pipeline: one rank, and it ran no point-to-point \(Send\/Recv\) NCCL kernel; showing one row per rank/);
+  // The progress bar ends once (a line per file at most), not once per chunk.
+  assert.ok((imp.err.match(/MiB of [\d.]+ MiB/g) ?? []).length <= 1, imp.err);
+  const html = path.join(dir, 'k.html');
+  const r = await cli(['report', out, '--html', html]);
+  assert.equal(r.code, 0, r.err);
+  const page = fs.readFileSync(html, 'utf8');
+  assert.match(page, /<h1>pipeprof report · k\.pptrace\.json<\/h1>/, 'titled by the file, not "unknown"');
+  const visible = page.slice(0, page.indexOf('<script type="application/json"'));
+  assert.doesNotMatch(visible, /Loss by step|Layers \(per micro-batch\)|bubble|<th>F ms<\/th>|straggler/i);
+  const cp = /<dt>critical path<\/dt><dd>([^<]*)<\/dd>/.exec(page)![1];
+  assert.match(cp, /^step 4: \d+ ops: KERNEL·s0 ×\d+ [\d.]+ ms$/, 'a count and the top contributors');
+  assert.ok(cp.length < 80);
+  assert.doesNotMatch(r.out, /bubble|straggler|F ms/);
+  assert.match(r.out, /^critical {4}step 4: \d+ kernels cover [\d.]+ of [\d.]+ ms/m);
+});
+
+test('the progress bar on a terminal ends once for a file read in many chunks', async () => {
+  const fixtureDir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'kineto');
+  let err = '';
+  const { run } = await import('../../cli/main');
+  const code = await run(['report', path.join(fixtureDir, 'nccl-2rank-rank0.json.gz'), '--json'], { out: () => undefined, err: (t) => void (err += t), errIsTTY: true });
+  assert.equal(code, 0, err);
+  assert.equal((err.match(/1000\/1000/g) ?? []).length, 1, JSON.stringify(err.slice(-400)));
 });

@@ -13,6 +13,10 @@ test('a Kineto rank file opens as a session with per-rank rows; a folder of rank
   assert.equal(s.timeline.origin, 'kineto');
   assert.deepEqual(s.measured.rows, ['rank 0']);
   assert.ok(s.measured.ops.kind.length > 1000);
+  // The banner says why there is no recommendation in the user's terms (not "capture it with pipeprof capture").
+  assert.doesNotMatch(s.notice ?? '', /pipeprof capture/);
+  assert.match(s.notice ?? '', /no pipeline: one rank, and it ran no point-to-point/);
+  assert.match(s.notice ?? '', /a PyTorch profiler trace with no pipeline \(one row per rank/);
   const dir = tmpdir();
   for (const f of ['dp128-rank0.json.gz', 'dp128-rank1.json.gz']) fs.copyFileSync(path.join(KINETO_FIXTURES, f), path.join(dir, f));
   const out = await importFolder(dir);

@@ -79,3 +79,18 @@ test('chart configurations are plain data (they survive JSON unchanged: no funct
   const run = syntheticRun(2000, { stages: 2, microbatches: 4 });
   for (const cfg of [toUtilizationChart(run.report), toLossChart(run.steps)]) assert.deepEqual(JSON.parse(JSON.stringify(cfg)), cfg);
 });
+
+test('toUtilizationChart splits the bubble into idle and waiting for a peer, and shows the exposed transfer, summing to 100%', () => {
+  // A 100 ms step: 60 ms compute, 10 ms idle, 25 ms waiting in RECV, 5 ms transfer on the wire.
+  const r = {
+    stepTimeMs: 100,
+    stages: [{
+      stage: 0, busyMs: { F: 20, B: 40, W: 0, R: 0, OPT: 0 }, busyTotalMs: 60, utilization: 0.6, bubbleFraction: 0.35, bubbleMs: 35, idleMs: 10, waitingMs: 25, transferMs: 5, collectiveMs: 0,
+      perStep: [{ step: 1, stepMs: 100, computeMs: 60, waitingMs: 25, transferMs: 5, collectiveMs: 0, idleMs: 10 }],
+    }],
+  } as unknown as Report;
+  const cfg = toUtilizationChart(r);
+  assert.deepEqual(cfg.data.datasets.map((d) => d.label), ['forward', 'backward', 'bubble: idle', 'bubble: waiting for a peer', 'transfer and collectives (exposed)']);
+  assert.deepEqual(cfg.data.datasets.map((d) => d.data[0]), [20, 40, 10, 25, 5]);
+  assert.deepEqual(cfg.data.datasets.slice(2).map((d) => d.backgroundColor), [DEFAULT_PALETTE.idle, DEFAULT_PALETTE.RECV, DEFAULT_PALETTE.SEND]);
+});

@@ -211,7 +211,7 @@ test('help lists every option with its default', async () => {
     else if (/^\s{6,}\S/.test(l) && acc.length) acc[acc.length - 1] += ` ${l.trim()}`;
     return acc;
   }, []).filter((l) => !/--help/.test(l));
-  assert.deepEqual(options.map((l) => l.trim().split(/\s+/)[0]), ['--memory-limit', '--stages', '--workers', '--top', '--json', '--format', '--verify', '--apply']);
+  assert.deepEqual(options.map((l) => l.trim().split(/\s+/)[0]), ['--layers', '--memory-limit', '--stages', '--workers', '--top', '--json', '--format', '--verify', '--apply']);
   for (const l of options) assert.match(l, /\(default: [^)]+\)/, l);
 });
 

@@ -6,6 +6,9 @@ import type { Command } from 'commander';
 import { UsageError } from '../core/config/errors';
 import { pct, readInputs, table } from './io';
 import { writeFileAtomic } from '../core/io/atomic';
+import { checkOutputs } from '../core/io/outputs';
+import { expandInputs } from '../core/io/read-trace';
+import { printable } from '../core/io/printable';
 import type { Timeline } from '../core/trace/timeline';
 import type { Report } from '../core/analysis/report';
 import { buildReport, stepOps } from '../core/analysis/report';
@@ -81,7 +84,7 @@ export function formatReport(r: Report, file: string): string {
   const pathKinds = Object.entries(r.criticalPath.byKind).sort((a, b) => b[1] - a[1]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${ms(v)}`).join(', ');
   const lines = [
     `trace       ${file}  (${r.source}, ${r.status})`,
-    p ? `plan        ${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}${r.model ? ` · ${r.model}` : ''}${r.backend ? ` on ${r.backend}` : ''}`
+    p ? `plan        ${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}${r.model ? ` · ${printable(r.model)}` : ''}${r.backend ? ` on ${printable(r.backend)}` : ''}`
       : r.origin === 'kineto' ? `plan        none (a PyTorch profiler trace without PP: annotations): one row per rank, ${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}`
       : `plan        unknown (a Chrome trace without the pipeprof block), ${r.stages.length} stages`,
     `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})${r.samplesPerSec !== null ? `   ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`,
@@ -266,8 +269,9 @@ export async function reportCommand(input: string | string[], flags: ReportFlags
   const inputs = typeof input === 'string' ? [input] : input;
   const file = inputs.length === 1 ? inputs[0] : `${inputs[0]} (+${inputs.length - 1} rank files)`;
   if (flags.html !== undefined) {
-    const dir = path.dirname(path.resolve(flags.html));
-    if (!flags.html || !fs.existsSync(dir)) throw new UsageError([`--html ${flags.html}: folder ${dir} does not exist; create it or choose another output path`]);
+    if (!flags.html) throw new UsageError(['--html needs a file name; e.g. --html report.html']);
+    const read = [...(await expandInputs(inputs)), ...(flags.with ?? [])].map((f) => ({ flag: '', file: f }));
+    checkOutputs([{ flag: '--html', file: flags.html }], read);
   }
   if (flags.with?.length && flags.html === undefined) throw new UsageError(['--with draws other runs\' loss curves in the HTML page; add --html report.html']);
   const timeline = await readInputs(io, inputs, { label: 'read' });

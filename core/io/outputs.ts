@@ -40,6 +40,22 @@ function probe(target: string): string | null {
   }
 }
 
+/** Why a character device refuses writes (a zero-byte write: /dev/full says ENOSPC), or null; a pipe is not probed (that would need its reader). */
+function probeDevice(target: string): string | null {
+  if (!fs.statSync(target).isCharacterDevice()) return null;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    fs.writeSync(fd, Buffer.alloc(0));
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return `the device refuses writes (${code === 'ENOSPC' ? 'ENOSPC: it is always full' : code ?? (e as Error).message}); write to a file`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
 /**
  * Checks every output before a command does any work: each can be written (a probe file is created and removed in
  * its folder; a folder, block device or socket is refused), none is one of `inputs` (the same file after resolving
@@ -61,10 +77,8 @@ export function checkOutputs(outputs: readonly Output[], inputs: readonly { flag
     let target: string;
     try {
       target = resolveLinks(o.file);
-      if (writeModeOf(target, o.file) === 'replace') {
-        const why = probe(target);
-        if (why) problems.push(`${at}: ${why}`);
-      }
+      const why = writeModeOf(target, o.file) === 'replace' ? probe(target) : probeDevice(target);
+      if (why) problems.push(`${at}: ${why}`);
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
       problems.push(...e.problems.map((p) => `${o.flag} ${p}`));

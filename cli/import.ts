@@ -2,8 +2,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../core/config/errors';
-import { writeFileAtomic } from '../core/io/atomic';
-import { checkOutputs } from '../core/io/outputs';
+import { checkOutputs, writeOrKeep } from '../core/io/outputs';
 import { expandInputs } from '../core/io/read-trace';
 import { timelineToTrace } from '../core/trace/export';
 import { OP_KINDS } from '../core/trace/timeline';
@@ -32,7 +31,7 @@ export async function importCommand(inputs: string[], flags: ImportFlags, io: Cl
   checkOutputs([{ flag: '--out', file: out }], (await expandInputs(inputs)).map((f) => ({ flag: '', file: f })));
   const t = await readInputs(io, inputs, { quiet: flags.quiet, label: 'import' });
   if (t.origin !== 'kineto') throw new UsageError([`${inputs[0]}: is a pipeprof trace already; import reads PyTorch profiler traces (one file per rank, or their folder)`]);
-  await writeFileAtomic(out, JSON.stringify(timelineToTrace(t)));
+  await writeOrKeep('--out', out, JSON.stringify(timelineToTrace(t)));
   const kernels = t.kernels?.length ?? 0;
   const summary: ImportSummary = {
     out,

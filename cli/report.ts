@@ -5,8 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { UsageError } from '../core/config/errors';
 import { pct, readInputs, table } from './io';
-import { writeFileAtomic } from '../core/io/atomic';
-import { checkOutputs } from '../core/io/outputs';
+import { checkOutputs, writeOrKeep } from '../core/io/outputs';
 import { expandInputs } from '../core/io/read-trace';
 import { printable } from '../core/io/printable';
 import type { Timeline } from '../core/trace/timeline';
@@ -288,7 +287,7 @@ export async function reportCommand(input: string | string[], flags: ReportFlags
   if (flags.json) io.out(`${JSON.stringify(report)}\n`);
   else io.out(formatReport(report, file));
   if (flags.html !== undefined) {
-    await writeFileAtomic(flags.html, renderHtml(report, timeline, file, chartJsSource(), undefined, others));
+    await writeOrKeep('--html', flags.html, renderHtml(report, timeline, file, chartJsSource(), undefined, others));
     if (!flags.json) io.out(`html        ${flags.html}\n`);
   }
   return report;

@@ -69,15 +69,18 @@ const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 10 * 2 ** 30 ? 1 : 0)} G
 export function checkEstimate(e: CaptureEstimate, machine: { totalBytes: number; freeBytes: number; cores: number }, backend: string): { problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const est = `estimated ${gib(e.bytes)} for ${e.workers} worker${e.workers === 1 ? '' : 's'}`;
+  const est = `for ${e.workers} worker${e.workers === 1 ? '' : 's'}, estimated from the weights, activations and trace`;
   if (e.workers > MAX_WORKERS)
     problems.push(`stages × replicas is ${e.workers} workers, over the ${MAX_WORKERS} threads a capture may start; use fewer --replicas or --stages`);
   if (backend === 'wasm' && e.workerHeapBytes > WASM_WORKER_BYTES)
     problems.push(`stage ${e.worstStage} would hold ${gib(e.workerHeapBytes)} of weights, gradients, optimizer state and activations, over the ${gib(WASM_WORKER_BYTES)} a wasm worker can address; use more --stages, a smaller --batch or a smaller model`);
-  if (e.bytes > machine.totalBytes)
-    problems.push(`this capture needs about ${gib(e.bytes)} (${est}), more than this machine's ${gib(machine.totalBytes)} of memory; use fewer --replicas or --steps, a smaller --batch or a smaller model`);
-  else if (e.bytes > 0.8 * machine.freeBytes)
-    warnings.push(`this capture needs about ${gib(e.bytes)} (${est}) and ${gib(machine.freeBytes)} of ${gib(machine.totalBytes)} is free; it may swap or be killed`);
+  const fix = 'use fewer --replicas or --steps, a smaller --batch or a smaller model';
+  if (e.bytes > 0.9 * machine.totalBytes)
+    problems.push(`this capture needs about ${gib(e.bytes)} (${est}), more than this machine's ${gib(machine.totalBytes)} of memory allows; ${fix}`);
+  else if (e.bytes > machine.freeBytes)
+    problems.push(`this capture needs about ${gib(e.bytes)} (${est}), and only ${gib(machine.freeBytes)} of this machine's ${gib(machine.totalBytes)} is free; close other programs or ${fix}`);
+  else if (e.bytes > 0.5 * machine.freeBytes)
+    warnings.push(`this capture needs about ${gib(e.bytes)} (${est}), over half of the ${gib(machine.freeBytes)} free (of ${gib(machine.totalBytes)}); other programs may push it into swap`);
   if (e.workers > 2 * machine.cores && e.workers <= MAX_WORKERS)
     warnings.push(`${e.workers} workers on ${machine.cores} cores take turns: step times then measure the contention, not the plan`);
   return { problems, warnings };

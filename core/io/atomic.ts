@@ -95,7 +95,7 @@ export function writeModeOf(target: string, shown = target): WriteMode {
   try {
     st = fs.statSync(target);
   } catch {
-    return 'replace';
+    return 'replace'; // not there (or a name too long): the write, or checkOutputs' probe, names the problem
   }
   if (st.isFile()) return 'replace';
   if (st.isCharacterDevice() || st.isFIFO()) return 'stream';

@@ -14,11 +14,20 @@ export interface Output {
 /** A file's identity: device and inode when it exists, else its path with links resolved. */
 function identity(file: string): string {
   const target = resolveLinks(file);
-  const st = fs.statSync(target, { throwIfNoEntry: false });
+  const st = statOrNull(target);
   return st ? `${st.dev}:${st.ino}` : target;
 }
 
-const isCharDevice = (file: string): boolean => !!fs.statSync(resolveLinks(file), { throwIfNoEntry: false })?.isCharacterDevice();
+/** stat, or null for any failure (missing, a name too long, a folder not searchable): the probe names those. */
+function statOrNull(file: string): fs.Stats | null {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return null;
+  }
+}
+
+const isCharDevice = (file: string): boolean => !!statOrNull(resolveLinks(file))?.isCharacterDevice();
 
 /** Why a file cannot be created in `dir`, in words; null when a probe file could be created and removed there. */
 function probe(target: string): string | null {
@@ -26,6 +35,11 @@ function probe(target: string): string | null {
   try {
     fs.closeSync(fs.openSync(tmp, 'wx'));
     fs.rmSync(tmp, { force: true });
+    // A new file's own name must fit too (the temporary's is cut to fit).
+    if (!statOrNull(target)) {
+      fs.closeSync(fs.openSync(target, 'wx'));
+      fs.rmSync(target, { force: true });
+    }
     return null;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -42,7 +56,7 @@ function probe(target: string): string | null {
 
 /** Why a character device refuses writes (a zero-byte write: /dev/full says ENOSPC), or null; a pipe is not probed (that would need its reader). */
 function probeDevice(target: string): string | null {
-  if (!fs.statSync(target).isCharacterDevice()) return null;
+  if (!statOrNull(target)?.isCharacterDevice()) return null;
   let fd: number | undefined;
   try {
     fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
@@ -68,7 +82,7 @@ export function checkOutputs(outputs: readonly Output[], inputs: readonly { flag
   const inputIds = new Map<string, { flag: string; file: string }>();
   for (const i of inputs) {
     if (!i.file) continue;
-    const st = fs.statSync(resolveLinks(i.file), { throwIfNoEntry: false });
+    const st = statOrNull(resolveLinks(i.file));
     if (st && !st.isDirectory()) inputIds.set(`${st.dev}:${st.ino}`, i as { flag: string; file: string });
   }
   const seen = new Map<string, { flag: string; file: string }>();

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { ROOT, cli, tmpdir } from '../helpers';
-import { CASES, checkOutcome, cleanup, runInChild } from '../fuzz/hostile-cases';
+import { CASES, SMALL_CONFIG as SMALL, checkOutcome, cleanup, interrupt, runInChild } from '../fuzz/hostile-cases';
 import type { Ctx } from '../fuzz/hostile-cases';
 import { estimateCapture, checkEstimate } from '../../core/config/capture-bounds';
 import { builtinModel } from '../../core/model/builtin';
@@ -13,7 +13,6 @@ import { printable, terminalSafe } from '../../core/io/printable';
 import { cleanStaleTemporaries } from '../../core/io/atomic';
 
 const BIN = path.join(ROOT, 'bin', 'pipeprof.js');
-const SMALL = { model: { name: 'mlp', width: 32, depth: 4 }, stages: 2, batch: 8, microbatches: 2, steps: 2, warmup: 1 };
 let base: string;
 let ctxTrace: string;
 
@@ -87,31 +86,11 @@ test('cleanStaleTemporaries removes only temporaries of that file whose writer i
   assert.deepEqual(fs.readdirSync(dir).sort(), [`.a.json.${process.pid}.2.tmp`, `.a.json.x.4.tmp`, `.b.json.${dead}.3.tmp`].sort());
 });
 
-/** Starts a capture that runs long, waits for its first measured step on stderr, sends `signal`; resolves with how it ended. */
-function interrupt(signal: NodeJS.Signals, out: string): Promise<{ code: number | null; err: string }> {
-  const dir = path.dirname(out);
-  const cfg = path.join(dir, `long-${signal}.json`);
-  fs.writeFileSync(cfg, JSON.stringify({ ...SMALL, steps: 100000, warmup: 0 }));
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, 'capture', cfg, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    let sent = false;
-    p.stderr.on('data', (d: Buffer) => {
-      err += d.toString('utf8');
-      if (!sent && /capture \[.*\] 2\//.test(err)) {
-        sent = true;
-        p.kill(signal);
-      }
-    });
-    p.on('close', (code) => resolve({ code, err }));
-  });
-}
-
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`8. ${signal} during a capture keeps the trace of the steps measured, as a fault does`, async () => {
     const dir = tmpdir();
     const out = path.join(dir, 'run.pptrace.json');
-    const r = await interrupt(signal, out);
+    const r = await interrupt(signal, out, BIN);
     assert.equal(r.code, 1, r.err);
     assert.match(r.err, new RegExp(`pipeprof: run failed: interrupted by ${signal}`));
     assert.match(r.err, /pipeprof: the trace of the \d+ step\(s\) before the failure is written to .*run\.pptrace\.json, marked "failed"/);

@@ -102,7 +102,9 @@ const cfgFile = (c: Ctx, name: string, text: string | Buffer) => {
   return f;
 };
 /** A small capture config: its run is refused before training in every case using it, so no case trains. */
-const SMALL = '{"model": {"name": "mlp", "width": 32, "depth": 4}, "stages": 2, "batch": 8, "microbatches": 2, "steps": 2, "warmup": 1}';
+/** A capture small enough to run in seconds (the trace every case reads is one). */
+export const SMALL_CONFIG = { model: { name: 'mlp', width: 32, depth: 4 }, stages: 2, batch: 8, microbatches: 2, steps: 2, warmup: 1 };
+const SMALL = JSON.stringify(SMALL_CONFIG);
 const has = (s: string, re: RegExp) => (re.test(s) ? null : `expected ${re} in: ${s.slice(0, 300)}`);
 const statOf = (f: string) => fs.lstatSync(f);
 
@@ -662,5 +664,25 @@ export async function runInChild(argv: string[], opts: { root: string; heapMiB?:
       const m = /\n#rss (\d+)\n$/.exec(err);
       resolve({ code: code ?? (signal ? 128 : -1), out, err: m ? err.slice(0, m.index) : err, rssBytes: m ? Number(m[1]) : NaN });
     });
+  });
+}
+
+/** Starts a capture that runs long, waits for its second step on stderr, sends `signal`; resolves with how it ended. */
+export async function interrupt(signal: NodeJS.Signals, out: string, bin: string): Promise<{ code: number | null; err: string }> {
+  const { spawn } = await import('node:child_process');
+  const cfg = path.join(path.dirname(out), `long-${signal}.json`);
+  fs.writeFileSync(cfg, JSON.stringify({ ...SMALL_CONFIG, steps: 100000, warmup: 0 }));
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [bin, 'capture', cfg, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    let sent = false;
+    p.stderr.on('data', (d: Buffer) => {
+      err += d.toString('utf8');
+      if (!sent && /capture \[.*\] 2\//.test(err)) {
+        sent = true;
+        p.kill(signal);
+      }
+    });
+    p.on('close', (code) => resolve({ code, err }));
   });
 }

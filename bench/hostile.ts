@@ -50,9 +50,9 @@ async function main(): Promise<void> {
 
   // The issue's own bombs, full size: they go to report like a user's file would.
   const big: HostileCase[] = [
-    ['a 474 KB gzip of "[" (14 GB RSS in 119 s before)', '[', 480 << 20],
-    ['a 3.3 MB gzip of spaces (V8 aborted, rc 133, before)', ' ', 3400 << 20],
-    ['a 9.3 MB gzip of spaces (4.2 GB, "corrupt" after 47 s, before)', ' ', 9600 << 20],
+    ['a 474 KB gzip of "[" (14 GB RSS in 119 s before)', '[', 480 * 2 ** 20],
+    ['a 3.3 MB gzip of spaces (V8 aborted, rc 133, before)', ' ', 3400 * 2 ** 20],
+    ['a 9.3 MB gzip of spaces (4.2 GB, "corrupt" after 47 s, before)', ' ', 9600 * 2 ** 20],
   ].map(([name, fill, bytes], j): HostileCase => ({
     item: 3, name: `report: ${name as string}`, code: 2,
     setup: async (c: Ctx) => ['report', await bomb(path.join(c.dir, `issue-bomb-${j}.json.gz`), fill as string, bytes as number)],

@@ -8,8 +8,7 @@ import { applyPlanToConfig, newConfigFields, planText, rootObject } from '../cor
 import { UsageError } from '../core/config/errors';
 import { MAX_CONFIG_BYTES, checkConfigText } from '../core/config/config-text';
 import { readCapped } from './capture';
-import { writeFileAtomic } from '../core/io/atomic';
-import { checkOutputs } from '../core/io/outputs';
+import { checkOutputs, writeOrKeep } from '../core/io/outputs';
 import { expandInputs } from '../core/io/read-trace';
 import { readInputs } from './io';
 import { KINETO_UNITS_PER_MICROBATCH } from '../core/recommend/for-trace';
@@ -47,7 +46,8 @@ export const RECOMMEND_LIMITS = { stages: 1024, workers: 1024, verify: 16, top: 
 function positiveInt(text: string | undefined, flag: string, example: string, max: number): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0 || n > max) throw new UsageError([`${flag} must be a positive integer up to ${max} (got ${JSON.stringify(text)}); e.g. ${flag} ${example}`]);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError([`${flag} must be a positive integer (got ${JSON.stringify(text)}); e.g. ${flag} ${example}`]);
+  if (n > max) throw new UsageError([`${flag} must be at most ${max} (got ${JSON.stringify(text)}); e.g. ${flag} ${example}`]);
   return n;
 }
 
@@ -172,7 +172,7 @@ export function registerRecommend(program: Command, io: CliIO): void {
         const best = plans[0];
         // A new file also names the traced model and batch, so `pipeprof capture FILE` runs the plan as recommended.
         const updated = applyPlanToConfig(text, best, file, newConfigFields(timeline));
-        await writeFileAtomic(file, updated);
+        await writeOrKeep('--apply', file, updated);
         const note = `${text === null ? 'created' : 'updated'} ${file}: ${planText(best)}\n`;
         if (flags.json) io.err(note);
         else io.out(`\n${note}`);

@@ -77,7 +77,8 @@ export function resolveSimulatePlan(traced: Plan, batch: number, layers: number,
   if (!problems.length) for (const p of checkChunks({ balance, microbatches, schedule, chunks })) problems.push(`--${p}`);
   if (flags.steps !== undefined) {
     const n = Number(flags.steps);
-    if (!Number.isInteger(n) || n <= 0 || n > MAX_SIMULATE_STEPS) problems.push(`--steps must be a positive integer up to ${MAX_SIMULATE_STEPS} (got ${JSON.stringify(flags.steps)}); e.g. --steps 4`);
+    if (!Number.isInteger(n) || n <= 0) problems.push(`--steps must be a positive integer (got ${JSON.stringify(flags.steps)}); e.g. --steps 4`);
+    else if (n > MAX_SIMULATE_STEPS) problems.push(`--steps must be at most ${MAX_SIMULATE_STEPS}: every step holds all of its ops (got ${JSON.stringify(flags.steps)}); e.g. --steps 100`);
   }
   if (problems.length) throw new UsageError(problems);
   return { balance, microbatches, schedule, recompute, replicas: traced.replicas, ...(traced.sync ? { sync: traced.sync } : {}), ...(chunks > 1 ? { chunks } : {}) };

@@ -87,7 +87,7 @@ export const CONFIG_FIELDS = {
   compress: `one of ${COMPRESSIONS.join(', ')}`,
   steps: 'a positive integer',
   warmup: 'a non-negative integer',
-  warmupMs: 'a number of milliseconds from 0 to 3600000 (an hour)',
+  warmupMs: 'a non-negative number of milliseconds',
   optimizer: `one of ${OPTIMIZERS.join(', ')}`,
   lr: 'a positive number',
   smoothing: 'a non-negative number (PPRS perturbation)',
@@ -181,7 +181,8 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
         oneOf('loss', LOSSES, ", or remove it to keep the model's own");
         break;
       case 'warmupMs':
-        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 3_600_000) p(k, CONFIG_FIELDS.warmupMs, v, 'try 1500 (the JIT compiles in the first seconds of a run), or 0');
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.warmupMs, v, 'try 1500 (the JIT compiles in the first seconds of a run), or 0');
+        else if (v > 3_600_000) p(k, 'at most 3600000 (an hour)', v, 'try 1500 (the JIT compiles in the first seconds of a run)');
         break;
       case 'smoothing':
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.smoothing, v, 'try 0.01');

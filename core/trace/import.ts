@@ -128,8 +128,9 @@ function readRest(meta: Obj, file: string, plan: Plan | null) {
     ? { name: m.name, options: (isObj(m.options) ? m.options : {}) as Record<string, number | string>, loss: String(m.loss ?? '') }
     : null;
   const run = meta.run;
-  if (isObj(run) && run.batch !== undefined && run.batch !== null && (!Number.isInteger(run.batch) || (run.batch as number) < 1 || (run.batch as number) > TRACE_LIMITS.batch))
-    throw bad('run.batch', `must be a positive integer up to ${TRACE_LIMITS.batch}`, run.batch);
+  // 0 or absent: not known (an imported PyTorch trace).
+  if (isObj(run) && typeof run.batch === 'number' && !(Number.isInteger(run.batch) && run.batch >= 0 && run.batch <= TRACE_LIMITS.batch))
+    throw bad('run.batch', `must be a whole number of samples up to ${TRACE_LIMITS.batch} (0: not known)`, run.batch);
   const batch = isObj(run) && typeof run.batch === 'number' && run.batch > 0 ? run.batch : null;
   const host = isObj(meta.host) ? (meta.host as unknown as HostInfo) : null;
   const optimizer = isObj(run) && typeof run.optimizer === 'string' && run.optimizer ? run.optimizer : undefined;

@@ -403,9 +403,14 @@ export const CASES: HostileCase[] = [
     check: (c, r) => has(r.err, /needs about .* GiB/),
   },
   {
+    item: 4, name: 'capture --warmup-ms 1e300 (a warm-up without end)', code: 2,
+    setup: async () => ['capture', '--warmup-ms', '1e300', '--quiet'],
+    check: (c, r) => has(r.err, /--warmup-ms must be at most 3600000/),
+  },
+  {
     item: 4, name: 'simulate --steps 1000000', code: 2,
     setup: async (c) => ['simulate', c.trace, '--steps', '1000000'],
-    check: (c, r) => has(r.err, /--steps must be a positive integer up to 10000/),
+    check: (c, r) => has(r.err, /--steps must be at most 10000/),
   },
   {
     item: 4, name: 'recommend --workers 1000000', code: 2,
@@ -605,6 +610,11 @@ export const CASES: HostileCase[] = [
     item: 9, name: 'capture --lr Infinity names Infinity', code: 2,
     setup: async () => ['capture', '--lr', 'Infinity', '--quiet'],
     check: (c, r) => has(r.err, /got Infinity/),
+  },
+  {
+    item: 9, name: 'demo --steps Infinity names Infinity (it was taken as the default before)', code: 2,
+    setup: async () => ['demo', '--steps', 'Infinity'],
+    check: (c, r) => has(r.err, /--steps must be a positive integer \(got Infinity\)/),
   },
   {
     item: 9, name: 'simulate --steps Infinity', code: 2,

@@ -210,8 +210,10 @@ export class TraceReader {
         if (this.firstGpuOp === null && typeof KIND_CODE[op] !== 'number') this.firstGpuOp = { i, op };
         const ts = e.ts;
         const dur = e.dur;
-        if (typeof ts !== 'number' || !(Math.abs(ts) <= TRACE_LIMITS.timeUs)) throw new TraceError(`${file}: traceEvents[${i}].ts must be a number of microseconds within ±${TRACE_LIMITS.timeUs} (got ${show(ts)}); ${DAMAGED}`);
-        if (typeof dur !== 'number' || !(dur >= 0 && dur <= TRACE_LIMITS.durUs)) throw new TraceError(`${file}: traceEvents[${i}].dur must be a number of microseconds from 0 to ${TRACE_LIMITS.durUs} (got ${show(dur)}); ${DAMAGED}`);
+        if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new TraceError(`${file}: traceEvents[${i}].ts must be a number of microseconds (got ${show(ts)}); ${DAMAGED}`);
+        if (!(Math.abs(ts) <= TRACE_LIMITS.timeUs)) throw new TraceError(`${file}: traceEvents[${i}].ts must be within ±${TRACE_LIMITS.timeUs} microseconds (got ${show(ts)}); ${DAMAGED}`);
+        if (typeof dur !== 'number' || !(dur >= 0) || dur === Infinity) throw new TraceError(`${file}: traceEvents[${i}].dur must be a non-negative number of microseconds (got ${show(dur)}); ${DAMAGED}`);
+        if (dur > TRACE_LIMITS.durUs) throw new TraceError(`${file}: traceEvents[${i}].dur must be at most ${TRACE_LIMITS.durUs} microseconds (11 days) (got ${show(dur)}); ${DAMAGED}`);
         if (a.bytes !== undefined && (typeof a.bytes !== 'number' || !(a.bytes >= 0 && a.bytes <= TRACE_LIMITS.bytes))) throw new TraceError(`${file}: traceEvents[${i}].args.bytes must be a number of bytes from 0 to ${TRACE_LIMITS.bytes} (got ${show(a.bytes)}); ${DAMAGED}`);
         if (!Number.isInteger(stage) || stage < 0 || stage > 1e6) throw new TraceError(`${file}: traceEvents[${i}].args.stage must be a stage index ≥ 0 (got ${show(stage)}); ${DAMAGED}`);
         const isKernel = a.kernel === true;

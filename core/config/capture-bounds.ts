@@ -1,6 +1,7 @@
 // What a capture will take before it starts: memory (weights, activations, workers, trace) and threads, checked against the machine.
 import type { ModelSpec } from '../model/types';
 import type { Plan } from '../schedule/types';
+import { formatBytes } from '../recommend/partition';
 
 /**
  * Measured on this project's 2-core machine (wasm, mlp 8×1024, batch 32, 4 micro-batches, 2 steps; peak RSS by
@@ -60,7 +61,6 @@ export function estimateCapture(model: ModelSpec, plan: Plan, batch: number, ste
   return { bytes, workers: S * R, workerHeapBytes, worstStage };
 }
 
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 10 * 2 ** 30 ? 1 : 0)} GiB`;
 
 /**
  * Checks an estimate against the machine: problems (refuse: more than its memory, a wasm worker past 4 GiB, more
@@ -73,14 +73,14 @@ export function checkEstimate(e: CaptureEstimate, machine: { totalBytes: number;
   if (e.workers > MAX_WORKERS)
     problems.push(`stages × replicas is ${e.workers} workers, over the ${MAX_WORKERS} threads a capture may start; use fewer --replicas or --stages`);
   if (backend === 'wasm' && e.workerHeapBytes > WASM_WORKER_BYTES)
-    problems.push(`stage ${e.worstStage} would hold ${gib(e.workerHeapBytes)} of weights, gradients, optimizer state and activations, over the ${gib(WASM_WORKER_BYTES)} a wasm worker can address; use more --stages, a smaller --batch or a smaller model`);
+    problems.push(`stage ${e.worstStage} would hold ${formatBytes(e.workerHeapBytes)} of weights, gradients, optimizer state and activations, over the ${formatBytes(WASM_WORKER_BYTES)} a wasm worker can address; use more --stages, a smaller --batch or a smaller model`);
   const fix = 'use fewer --replicas or --steps, a smaller --batch or a smaller model';
   if (e.bytes > 0.9 * machine.totalBytes)
-    problems.push(`this capture needs about ${gib(e.bytes)} (${est}), more than this machine's ${gib(machine.totalBytes)} of memory allows; ${fix}`);
+    problems.push(`this capture needs about ${formatBytes(e.bytes)} (${est}), more than this machine's ${formatBytes(machine.totalBytes)} of memory allows; ${fix}`);
   else if (e.bytes > machine.freeBytes)
-    problems.push(`this capture needs about ${gib(e.bytes)} (${est}), and only ${gib(machine.freeBytes)} of this machine's ${gib(machine.totalBytes)} is free; close other programs or ${fix}`);
+    problems.push(`this capture needs about ${formatBytes(e.bytes)} (${est}), and only ${formatBytes(machine.freeBytes)} of this machine's ${formatBytes(machine.totalBytes)} is free; close other programs or ${fix}`);
   else if (e.bytes > 0.5 * machine.freeBytes)
-    warnings.push(`this capture needs about ${gib(e.bytes)} (${est}), over half of the ${gib(machine.freeBytes)} free (of ${gib(machine.totalBytes)}); other programs may push it into swap`);
+    warnings.push(`this capture needs about ${formatBytes(e.bytes)} (${est}), over half of the ${formatBytes(machine.freeBytes)} free (of ${formatBytes(machine.totalBytes)}); other programs may push it into swap`);
   if (e.workers > 2 * machine.cores && e.workers <= MAX_WORKERS)
     warnings.push(`${e.workers} workers on ${machine.cores} cores take turns: step times then measure the contention, not the plan`);
   return { problems, warnings };

@@ -11,6 +11,7 @@ const read = (name: string): Record<string, unknown> | null => {
 function main(): void {
   const fuzz = read('fuzz') as { cases: number; failures: string[]; runsPerMutation: number } | null;
   const long = read('long-run') as { results: { case: string; steps: number; tensorsFirst: number; tensorsLast: number; tensorSlopePer1000: number }[] } | null;
+  const hostile = read('hostile') as { summary: string; rows: unknown[] } | null;
   const big = read('big-trace') as { file: { bytes: number; events: number }; results: { command: string; exit: number; seconds: number; peakRssBytes: number; peakOverFile: number }[] } | null;
   const rows: string[][] = [
     [
@@ -31,6 +32,11 @@ function main(): void {
       'a big pipeprof trace through the CLI',
       big ? `${(big.file.bytes / 1e9).toFixed(2)} GB, ${big.file.events.toLocaleString('en')} events` : 'bench:big-trace not run',
       big ? big.results.map((r) => `${r.command}: ${r.exit === 0 ? `ok in ${r.seconds.toFixed(0)} s, peak ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB (${r.peakOverFile.toFixed(2)}× the file)` : `exit ${r.exit}`}`).join('; ') : '–',
+    ],
+    [
+      'hostile input: device files, symlinks and modes as outputs, escape sequences in traces, gzip bombs, absurd sizes and numbers, an output that is an input, signals, abusive configs',
+      hostile ? `${hostile.rows.length} cases (bench:hostile; test/cli/hostile.test.ts)` : 'bench:hostile not run',
+      hostile ? `${hostile.summary}; nothing the user owns replaced, no control character from a file on the terminal` : '–',
     ],
     ['webview: inline script without the nonce, wrong nonce, inline handler, remote script, style, image, frame and fetch (Chromium)', 'test/media/csp.test.ts', 'none ran or loaded; the remote server got no request; each blocked load reported as a CSP violation; trace strings are text'],
   ];

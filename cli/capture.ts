@@ -7,6 +7,7 @@ import type { ParseError } from 'jsonc-parser';
 import { CAPTURE_DEFAULTS, checkFields, mergeConfig } from '../core/config/capture-config';
 import type { CaptureConfig, ConfigField } from '../core/config/capture-config';
 import { UsageError } from '../core/config/errors';
+import { MAX_CONFIG_BYTES, checkConfigSize, checkConfigText } from '../core/config/config-text';
 import { capture } from '../core/io/capture';
 import type { CaptureSummary } from '../core/io/capture';
 import type { Fault } from '../core/runtime/protocol';
@@ -66,10 +67,12 @@ export function flagsToConfig(flags: Record<string, unknown>): Partial<CaptureCo
 export function readConfigFile(file: string): Partial<CaptureConfig> {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readCapped(file, MAX_CONFIG_BYTES);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError([`${file}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`]);
   }
+  text = checkConfigText(text, file);
   // JSON with comments and trailing commas, as VS Code edits it (and as `recommend --apply` keeps it).
   const errors: ParseError[] = [];
   const raw: unknown = parseJsonc(text, errors, { allowTrailingComma: true });
@@ -90,6 +93,20 @@ export function readConfigFile(file: string): Partial<CaptureConfig> {
   if (typeof m === 'string' && m.endsWith('.json')) cfg.model = rel(m);
   else if (m && typeof m === 'object' && String((m as { name: string }).name).endsWith('.json')) cfg.model = { ...(m as object), name: rel((m as { name: string }).name) };
   return cfg as Partial<CaptureConfig>;
+}
+
+/** A file's text, reading at most `cap` + 1 bytes (a device or pipe may never end); a UsageError when it is longer. */
+export function readCapped(file: string, cap: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(cap + 1);
+    let n = 0;
+    for (let k; n < buf.length && (k = fs.readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += k;
+    if (n > cap) checkConfigSize(fs.fstatSync(fd).isFile() ? fs.fstatSync(fd).size : n, file);
+    return buf.toString('utf8', 0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {
@@ -135,11 +152,29 @@ export function registerCapture(program: Command, io: CliIO): void {
     .action(async (configFile: string | undefined, flags: Record<string, unknown>) => {
       const { cfg, source } = resolveCaptureConfig(configFile, flags);
       const progress = new Progress(io, 'capture');
-      const { summary, result } = await capture(cfg, {
-        source,
-        fault: faultFromEnv(process.env.PIPEPROF_FAULT),
-        onStep: flags.quiet ? undefined : (p) => progress.update(p.step + 1, p.total, `${p.warmup ? 'warm-up ' : ''}${p.stepMs.toFixed(0)} ms  loss ${p.loss.toFixed(4)}`),
-      });
+      // SIGINT or SIGTERM stops the run as a fault does: the trace of the steps so far is kept (a second one exits at once).
+      const abort = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (abort.signal.aborted) process.exit(130);
+        abort.abort(`interrupted by ${sig}`);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let done: Awaited<ReturnType<typeof capture>>;
+      try {
+        done = await capture(cfg, {
+          source,
+          inputs: configFile ? [{ flag: 'the config file', file: configFile }] : [],
+          signal: abort.signal,
+          onWarning: (w) => io.err(`pipeprof: warning: ${w}\n`),
+          fault: faultFromEnv(process.env.PIPEPROF_FAULT),
+          onStep: flags.quiet ? undefined : (p) => progress.update(p.step + 1, p.total, `${p.warmup ? 'warm-up ' : ''}${p.stepMs.toFixed(0)} ms  loss ${p.loss.toFixed(4)}`),
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      const { summary, result } = done;
       if (flags.json) io.out(`${JSON.stringify(summary)}\n`);
       else printSummary(io, summary, result.losses);
     });

@@ -1,12 +1,13 @@
 // `pipeprof demo`: the built-in transformer on 2 stages, no arguments needed; writes a trace and prints a summary.
 import type { Command } from 'commander';
-import { CAPTURE_DEFAULTS } from '../core/config/capture-config';
+import { CAPTURE_DEFAULTS, checkFields } from '../core/config/capture-config';
+import { UsageError } from '../core/config/errors';
 import { DEFAULT_OPTIONS } from '../core/model/builtin';
 import type { CaptureConfig } from '../core/config/capture-config';
 import { capture } from '../core/io/capture';
 import type { CliIO } from './io';
 import { Progress } from './io';
-import { printSummary } from './capture';
+import { flagsToConfig, printSummary } from './capture';
 import { readTimeline } from '../core/io/read-trace';
 import { buildReport } from '../core/analysis/report';
 import { recommendForTrace } from '../core/recommend/for-trace';
@@ -33,7 +34,11 @@ export function registerDemo(program: Command, io: CliIO): void {
     .option('--out <file>', `trace file to write (default: "${DEMO_CONFIG.out}")`)
     .option('--steps <T>', `measured steps, at least 2 (the recommendation's interval needs their spread) (default: ${DEMO_CONFIG.steps})`)
     .action(async (flags: { out?: string; steps?: string }) => {
-      const cfg = { ...DEMO_CONFIG, out: flags.out ?? DEMO_CONFIG.out, steps: flags.steps ? Math.max(2, Math.floor(Number(flags.steps)) || DEMO_CONFIG.steps) : DEMO_CONFIG.steps };
+      const fromFlags = flagsToConfig({ out: flags.out, steps: flags.steps });
+      const problems = checkFields(fromFlags as Record<string, unknown>, (f) => `--${f}`);
+      if (problems.length) throw new UsageError(problems);
+      const cfg = { ...DEMO_CONFIG, ...fromFlags };
+      if (cfg.steps < 2) throw new UsageError([`--steps must be at least 2 for the demo, whose recommendation's interval comes from the steps' spread (got ${cfg.steps}); use --steps 2 or more`]);
       const t = DEFAULT_OPTIONS.transformer;
       io.err(`pipeprof demo: training the built-in transformer (embedding, ${t.blocks} blocks, LM head over ${t.vocab} tokens) on 2 stage workers\n`);
       const progress = new Progress(io, 'demo');

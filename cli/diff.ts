@@ -6,6 +6,7 @@ import type { Change, DiffSide, TraceDiff } from '../core/analysis/diff';
 import { diffRuns } from '../core/analysis/diff';
 import { AnalysisError } from '../core/analysis/utilization';
 import { formatBytes } from '../core/recommend/partition';
+import { printable } from '../core/io/printable';
 import type { CliIO } from './io';
 
 export interface DiffFlags {
@@ -51,7 +52,7 @@ const planLine = (s: DiffSide) =>
     ? `${s.plan.balance.length} stages, balance [${s.plan.balance.join(',')}], ${s.plan.microbatches} micro-batches, ${s.plan.schedule}, recompute ${s.plan.recompute}${s.plan.replicas > 1 ? `, ${s.plan.replicas} replicas` : ''}`
     : `unknown (a Chrome trace without the pipeprof block), ${s.stages} stages`;
 
-const runLine = (s: DiffSide, file: string) => `${file}  (${s.source}, ${s.status})${s.model ? ` · ${s.model}` : ''}${s.backend ? ` on ${s.backend}` : ''}${s.batch ? ` · batch ${s.batch}` : ''}`;
+const runLine = (s: DiffSide, file: string) => `${file}  (${s.source}, ${s.status})${s.model ? ` · ${printable(s.model)}` : ''}${s.backend ? ` on ${printable(s.backend)}` : ''}${s.batch ? ` · batch ${s.batch}` : ''}`;
 
 const value = (v: number | string | number[]) => (Array.isArray(v) ? `[${v.join(',')}]` : String(v));
 const PLAN_WORDS: Record<string, string> = { stages: 'stages', balance: 'balance', microbatches: 'micro-batches', schedule: 'schedule', recompute: 'recompute', replicas: 'replicas' };

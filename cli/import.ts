@@ -1,9 +1,9 @@
 // `pipeprof import <rank files | folder> --out run.pptrace.json`: PyTorch profiler (Kineto) traces → one pipeprof trace.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../core/config/errors';
-import { writeFileAtomic } from '../core/io/atomic';
+import { checkOutputs, writeOrKeep } from '../core/io/outputs';
+import { expandInputs } from '../core/io/read-trace';
 import { timelineToTrace } from '../core/trace/export';
 import { OP_KINDS } from '../core/trace/timeline';
 import type { CliIO } from './io';
@@ -28,12 +28,10 @@ export interface ImportSummary {
 
 export async function importCommand(inputs: string[], flags: ImportFlags, io: CliIO): Promise<ImportSummary> {
   const out = flags.out ?? 'run.pptrace.json';
-  const dir = path.dirname(path.resolve(out));
-  if (!fs.existsSync(dir)) throw new UsageError([`--out ${out}: folder ${dir} does not exist; create it or choose another output path`]);
-  if (inputs.some((f) => path.resolve(f) === path.resolve(out))) throw new UsageError([`--out ${out} is one of the inputs; write the pipeprof trace to another file`]);
+  checkOutputs([{ flag: '--out', file: out }], (await expandInputs(inputs)).map((f) => ({ flag: '', file: f })));
   const t = await readInputs(io, inputs, { quiet: flags.quiet, label: 'import' });
   if (t.origin !== 'kineto') throw new UsageError([`${inputs[0]}: is a pipeprof trace already; import reads PyTorch profiler traces (one file per rank, or their folder)`]);
-  await writeFileAtomic(out, JSON.stringify(timelineToTrace(t)));
+  await writeOrKeep('--out', out, JSON.stringify(timelineToTrace(t)));
   const kernels = t.kernels?.length ?? 0;
   const summary: ImportSummary = {
     out,

@@ -1,6 +1,8 @@
 // Where the CLI writes: injectable so tests run commands in-process and read what they printed; reading inputs with their warnings and progress.
 import type { Timeline } from '../core/trace/timeline';
 import { readRun } from '../core/io/read-trace';
+import { terminalSafe } from '../core/io/printable';
+
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
@@ -13,6 +15,15 @@ export const processIO: CliIO = {
   err: (t) => process.stderr.write(t),
   errIsTTY: !!process.stderr.isTTY,
 };
+
+/** `io` with every control character escaped (core/io/printable.ts), but the progress bar's own redraw (\r … ESC[K). */
+export function safeIO(io: CliIO): CliIO {
+  const err = (t: string) => {
+    const redraw = /^\r([^]*)\x1b\[K(\n?)$/.exec(t);
+    return redraw ? `\r${terminalSafe(redraw[1])}\x1b[K${redraw[2]}` : terminalSafe(t);
+  };
+  return { out: (t) => io.out(terminalSafe(t)), err: (t) => io.err(err(t)), errIsTTY: io.errIsTTY };
+}
 
 /** A progress bar on stderr: redrawn in place on a terminal, one line per update otherwise. */
 export class Progress {

@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from '../core/config/errors';
 import { PipelineError } from '../core/runtime/executor';
 import type { CliIO } from './io';
-import { processIO } from './io';
+import { processIO, safeIO } from './io';
 import { registerCapture } from './capture';
 import { registerDemo } from './demo';
 import { registerDiff } from './diff';
@@ -34,7 +34,9 @@ export function buildProgram(io: CliIO): Command {
 }
 
 /** Runs the CLI with `argv` (no node/script prefix) and returns the exit code; never exits the process. */
-export async function run(argv: string[], io: CliIO = processIO): Promise<number> {
+export async function run(argv: string[], rawIO: CliIO = processIO): Promise<number> {
+  // Whatever a command prints passes here: no control character from a file reaches the terminal.
+  const io = safeIO(rawIO);
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -6,7 +6,10 @@ import { parse } from 'jsonc-parser';
 import { CAPTURE_DEFAULTS } from '../core/config/capture-config';
 import { applyPlanToConfig, newConfigFields, planText, rootObject } from '../core/config/apply-plan';
 import { UsageError } from '../core/config/errors';
-import { writeFileAtomic } from '../core/io/atomic';
+import { MAX_CONFIG_BYTES, checkConfigText } from '../core/config/config-text';
+import { readCapped } from './capture';
+import { checkOutputs, writeOrKeep } from '../core/io/outputs';
+import { expandInputs } from '../core/io/read-trace';
 import { readInputs } from './io';
 import { KINETO_UNITS_PER_MICROBATCH } from '../core/recommend/for-trace';
 import { verificationCandidates, verifyPlans } from '../core/io/verify';
@@ -39,10 +42,14 @@ export function parseBytes(text: string, flag = '--memory-limit'): number {
   return bytes;
 }
 
-function positiveInt(text: string | undefined, flag: string, example: string): number | undefined {
+/** Bounds of the search flags: --workers beyond this many stage workers, --verify beyond this many real runs, are no plan to search. */
+export const RECOMMEND_LIMITS = { stages: 1024, workers: 1024, verify: 16, top: 1000 } as const;
+
+function positiveInt(text: string | undefined, flag: string, example: string, max: number): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError([`${flag} must be a positive integer (got ${JSON.stringify(text)}); e.g. ${flag} ${example}`]);
+  if (n > max) throw new UsageError([`${flag} must be at most ${max} (got ${JSON.stringify(text)}); e.g. ${flag} ${example}`]);
   return n;
 }
 
@@ -55,7 +62,7 @@ function table(headers: string[], rows: string[][]): string {
 /** The text of the config file --apply will edit (null: it does not exist yet, and its folder does); problems as UsageErrors. */
 function readApplyTarget(file: string): string | null {
   try {
-    const text = fs.readFileSync(file, 'utf8');
+    const text = checkConfigText(readCapped(file, MAX_CONFIG_BYTES), file);
     rootObject(text, file);
     return text;
   } catch (e) {
@@ -115,15 +122,16 @@ export function registerRecommend(program: Command, io: CliIO): void {
         }
       };
       const memoryLimitBytes = flags.memoryLimit === undefined ? undefined : check(() => parseBytes(flags.memoryLimit!));
-      const stages = check(() => positiveInt(flags.stages, '--stages', '2'));
-      const workers = check(() => positiveInt(flags.workers, '--workers', '4'));
-      const verify = check(() => positiveInt(flags.verify, '--verify', '3'));
-      const top = check(() => positiveInt(flags.top, '--top', '5')) ?? RECOMMEND_DEFAULTS.top;
+      const stages = check(() => positiveInt(flags.stages, '--stages', '2', RECOMMEND_LIMITS.stages));
+      const workers = check(() => positiveInt(flags.workers, '--workers', '4', RECOMMEND_LIMITS.workers));
+      const verify = check(() => positiveInt(flags.verify, '--verify', '3', RECOMMEND_LIMITS.verify));
+      const top = check(() => positiveInt(flags.top, '--top', '5', RECOMMEND_LIMITS.top)) ?? RECOMMEND_DEFAULTS.top;
       const format: ExportFormat | undefined = flags.format === undefined ? undefined : check(() => parseFormat(flags.format!));
       const layers = flags.layers === undefined ? undefined : check(() => parseLayers(flags.layers!));
       if (problems.length) throw new UsageError(problems);
       // The config file --apply edits is checked before any work too.
       const applyText = flags.apply === undefined ? undefined : readApplyTarget(flags.apply);
+      if (flags.apply !== undefined) checkOutputs([{ flag: '--apply', file: flags.apply }], (await expandInputs([tracePath])).map((f) => ({ flag: '', file: f })));
 
       const timeline = await readInputs(io, tracePath);
       const found = recommendForTrace(timeline, tracePath, { stages, workers, memoryLimitBytes, top: Math.max(top, verify ?? 0), layers });
@@ -223,7 +231,7 @@ export function registerRecommend(program: Command, io: CliIO): void {
         const best = plans[0];
         // A new file also names the traced model and batch, so `pipeprof capture FILE` runs the plan as recommended.
         const updated = applyPlanToConfig(text, best, file, newConfigFields(timeline));
-        await writeFileAtomic(file, updated);
+        await writeOrKeep('--apply', file, updated);
         const note = `${text === null ? 'created' : 'updated'} ${file}: ${planText(best)}\n`;
         if (flags.json) io.err(note);
         else io.out(`\n${note}`);

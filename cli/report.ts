@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { UsageError } from '../core/config/errors';
 import { pct, readInputs, table } from './io';
-import { writeFileAtomic } from '../core/io/atomic';
+import { checkOutputs, writeOrKeep } from '../core/io/outputs';
+import { expandInputs } from '../core/io/read-trace';
+import { printable } from '../core/io/printable';
 import type { Timeline } from '../core/trace/timeline';
 import type { Report } from '../core/analysis/report';
 import { buildReport, stepOps } from '../core/analysis/report';
@@ -109,7 +111,8 @@ export function formatReport(r: Report, file: string): string {
   const rule = opsRuleText(r, r.opsRules ?? []);
   const lines = [
     `trace       ${file}  (${r.source}, ${r.status})`,
-    p ? `plan        ${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}${r.model ? ` · ${r.model}` : ''}${r.backend ? ` on ${r.backend}` : ''}`
+    p ? `plan        ${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}${r.model ? ` · ${printable(r.model)}` : ''}${r.backend ? ` on ${printable(r.backend)}` : ''}`
+      : r.origin === 'kineto' ? `plan        none (a PyTorch profiler trace without PP: annotations): one row per rank, ${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}`
       : `plan        unknown (a Chrome trace without the pipeprof block), ${r.stages.length} stages`,
     ...(rule ? [rule] : []),
     `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})${r.samplesPerSec !== null ? `   ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`,
@@ -326,8 +329,9 @@ export async function reportCommand(input: string | string[], flags: ReportFlags
   const inputs = typeof input === 'string' ? [input] : input;
   const file = inputs.length === 1 ? inputs[0] : `${inputs[0]} (+${inputs.length - 1} rank files)`;
   if (flags.html !== undefined) {
-    const dir = path.dirname(path.resolve(flags.html));
-    if (!flags.html || !fs.existsSync(dir)) throw new UsageError([`--html ${flags.html}: folder ${dir} does not exist; create it or choose another output path`]);
+    if (!flags.html) throw new UsageError(['--html needs a file name; e.g. --html report.html']);
+    const read = [...(await expandInputs(inputs)), ...(flags.with ?? [])].map((f) => ({ flag: '', file: f }));
+    checkOutputs([{ flag: '--html', file: flags.html }], read);
   }
   if (flags.with?.length && flags.html === undefined) throw new UsageError(['--with draws other runs\' loss curves in the HTML page; add --html report.html']);
   const timeline = await readInputs(io, inputs, { label: 'read' });
@@ -344,7 +348,7 @@ export async function reportCommand(input: string | string[], flags: ReportFlags
   if (flags.json) io.out(`${JSON.stringify(report)}\n`);
   else io.out(formatReport(report, file) + (gpuShare(timeline) ? formatGpuShare(gpuShare(timeline)!) : ''));
   if (flags.html !== undefined) {
-    await writeFileAtomic(flags.html, renderHtml(report, timeline, file, chartJsSource(), undefined, others));
+    await writeOrKeep('--html', flags.html, renderHtml(report, timeline, file, chartJsSource(), undefined, others));
     if (!flags.json) io.out(`html        ${flags.html}\n`);
   }
   return report;

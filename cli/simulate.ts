@@ -1,9 +1,10 @@
 // `pipeprof simulate <trace>`: calibrate on a trace, replay a plan (the traced one, or flags' changes) on the timing model, print or write it.
 import type { Command } from 'commander';
 import { UsageError } from '../core/config/errors';
-import { uniformBalance } from '../core/config/capture-config';
+import { smallDivisors, uniformBalance } from '../core/config/capture-config';
 import { readTimeline } from '../core/io/read-trace';
 import { writeTimeline } from '../core/io/write-trace';
+import { checkOutputs } from '../core/io/outputs';
 import { calibrate } from '../core/simulate/calibrate';
 import { simulate } from '../core/simulate/simulate';
 import { predictionOf, predictionText } from '../core/simulate/uncertainty';
@@ -15,6 +16,9 @@ import type { Plan, RecomputeMode, ScheduleName } from '../core/schedule/types';
 import type { Timeline } from '../core/trace/timeline';
 import type { CliIO } from './io';
 import { pct } from './io';
+
+/** Steps one simulation may replay: each holds every op of the plan (a million took over 4 GB). */
+export const MAX_SIMULATE_STEPS = 10_000;
 
 export interface SimulateFlags {
   balance?: string;
@@ -46,7 +50,7 @@ export function resolveSimulatePlan(traced: Plan, batch: number, layers: number,
   let microbatches = traced.microbatches;
   if (flags.microbatches !== undefined) {
     const m = Number(flags.microbatches);
-    const divisors = Array.from({ length: batch }, (_, i) => i + 1).filter((d) => batch % d === 0 && d <= 64);
+    const divisors = smallDivisors(batch);
     if (!Number.isInteger(m) || m <= 0 || batch % m !== 0)
       problems.push(`--microbatches must be a positive integer dividing the traced batch ${batch} (got ${JSON.stringify(flags.microbatches)}); use one of ${divisors.join(', ')}`);
     else microbatches = m;
@@ -76,6 +80,7 @@ export function resolveSimulatePlan(traced: Plan, batch: number, layers: number,
   if (flags.steps !== undefined) {
     const n = Number(flags.steps);
     if (!Number.isInteger(n) || n <= 0) problems.push(`--steps must be a positive integer (got ${JSON.stringify(flags.steps)}); e.g. --steps 4`);
+    else if (n > MAX_SIMULATE_STEPS) problems.push(`--steps must be at most ${MAX_SIMULATE_STEPS}: every step holds all of its ops (got ${JSON.stringify(flags.steps)}); e.g. --steps 100`);
   }
   if (problems.length) throw new UsageError(problems);
   return { balance, microbatches, schedule, recompute, replicas: traced.replicas, ...(traced.sync ? { sync: traced.sync } : {}), ...(chunks > 1 ? { chunks } : {}) };
@@ -169,6 +174,7 @@ export function registerSimulate(program: Command, io: CliIO): void {
     .option('--json', 'print the report of the predicted run, with the names of report --json (default: off)')
     .option('--out <file>', 'write the predicted run as a trace file, e.g. predicted.pptrace.json (default: off)')
     .action(async (tracePath: string, flags: SimulateFlags) => {
+      checkOutputs([{ flag: '--out', file: flags.out }], [{ flag: '', file: tracePath }]);
       const r = await simulateTrace(tracePath, flags);
       if (flags.out) await writeTimeline(flags.out, r.predicted);
       const { ms, ...interval } = r.prediction;

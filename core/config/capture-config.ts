@@ -100,6 +100,19 @@ export const CONFIG_FIELDS = {
 
 export type ConfigField = keyof typeof CONFIG_FIELDS;
 
+/** A value as a message shows it: JSON, but Infinity and NaN by name (JSON would say null). */
+export const showValue = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
+
+/** The divisors of n up to `max`, in order: O(max), whatever n is (a list of every divisor of 10^9 does not fit in memory). */
+export function smallDivisors(n: number, max = 64): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= Math.min(max, n); d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
+/** A built-in model's options (width, depth, blocks, vocab, ...) above this are no model this tool trains. */
+export const MAX_MODEL_OPTION = 1_000_000;
+
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
 /**
@@ -109,7 +122,7 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInt
 export function checkFields(raw: Record<string, unknown>, source: (field: string) => string): string[] {
   const problems: string[] = [];
   const p = (field: string, rule: string, value: unknown, fix: string) =>
-    problems.push(`${source(field)} must be ${rule} (got ${JSON.stringify(value)}); ${fix}`);
+    problems.push(`${source(field)} must be ${rule} (got ${showValue(value)}); ${fix}`);
   /** A field whose value is one of `choices`. */
   const oneOf = (k: ConfigField, choices: readonly string[], more = '', sep = ', ') => {
     if (!choices.includes(raw[k] as string)) p(k, CONFIG_FIELDS[k], raw[k], `use ${choices.join(sep)}${more}`);
@@ -130,7 +143,7 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
           if (!(BUILTIN_MODELS as readonly string[]).includes(name) && !name.endsWith('.json'))
             p(`${k}.name`, CONFIG_FIELDS.model, name, `use one of ${BUILTIN_MODELS.join(', ')}`);
           for (const [o, ov] of Object.entries(opts))
-            if (!isInt(ov) || ov <= 0) p(`${k}.${o}`, 'a positive integer', ov, `set ${o} to a whole number above 0 or remove it`);
+            if (!isInt(ov) || ov <= 0 || ov > MAX_MODEL_OPTION) p(`${k}.${o}`, `a positive integer up to ${MAX_MODEL_OPTION}`, ov, `set ${o} to a whole number from 1 to ${MAX_MODEL_OPTION} or remove it`);
         }
         break;
       case 'stages':
@@ -169,6 +182,7 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
         break;
       case 'warmupMs':
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.warmupMs, v, 'try 1500 (the JIT compiles in the first seconds of a run), or 0');
+        else if (v > 3_600_000) p(k, 'at most 3600000 (an hour)', v, 'try 1500 (the JIT compiles in the first seconds of a run)');
         break;
       case 'smoothing':
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.smoothing, v, 'try 0.01');
@@ -235,7 +249,7 @@ export function resolveBalance(cfg: CaptureConfig, layers: number, source: (fiel
     balance = uniformBalance(layers, Math.min(S * v, layers));
   }
   if (cfg.batch % cfg.microbatches !== 0) {
-    const divisors = Array.from({ length: cfg.batch }, (_, i) => i + 1).filter((d) => cfg.batch % d === 0 && d <= 64);
+    const divisors = smallDivisors(cfg.batch);
     problems.push(`${source('batch')} ${cfg.batch} is not divisible by microbatches ${cfg.microbatches}; use --microbatches ${divisors.filter((d) => d <= cfg.microbatches).pop() ?? 1} (divisors of ${cfg.batch}: ${divisors.join(', ')})`);
   }
   for (const p of checkChunks({ balance, microbatches: cfg.microbatches, schedule: cfg.schedule, chunks: v })) problems.push(`${source('chunks')}: ${p}`);

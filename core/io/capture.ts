@@ -1,6 +1,6 @@
 // Capture: resolve a configuration into a model and plan, train it traced, write the trace (also a partial one) and weights.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import * as os from 'node:os';
 import type { CaptureConfig } from '../config/capture-config';
 import { resolveBalance } from '../config/capture-config';
 import { UsageError } from '../config/errors';
@@ -10,7 +10,9 @@ import { builtinModel, BUILTIN_MODELS } from '../model/builtin';
 import type { BuiltinModel } from '../model/builtin';
 import type { Plan } from '../schedule/types';
 import { loadModelJson } from './load-model-json';
-import { writeFileAtomic } from './atomic';
+import { checkOutputs, writeOrKeep } from './outputs';
+import type { Output } from './outputs';
+import { checkEstimate, estimateCapture } from '../config/capture-bounds';
 import { runPipeline, PipelineError, median } from '../runtime/executor';
 import type { RunOptions, RunResult, Weights } from '../runtime/executor';
 import { BackendMissingError, checkBackendInstalled } from '../runtime/backends';
@@ -53,9 +55,10 @@ export async function resolvePlan(cfg: CaptureConfig, source: (field: string) =>
   return { model, plan: { balance, microbatches: cfg.microbatches, schedule: cfg.schedule, recompute: cfg.recompute, replicas: cfg.replicas, ...(cfg.chunks && cfg.chunks > 1 ? { chunks: cfg.chunks } : {}) } };
 }
 
-/** Where a failed run's partial trace goes: --out, unless a file is there already (then `<name>.failed.pptrace.json` beside it). */
+/** Where a failed run's partial trace goes: --out, unless a file is there already (then `<name>.failed.pptrace.json` beside it); a device or pipe takes it as it is. */
 export function failedTracePath(out: string): string {
-  if (!fs.existsSync(out)) return out;
+  const st = fs.statSync(out, { throwIfNoEntry: false });
+  if (!st || !st.isFile()) return out;
   return `${out.replace(/(\.pptrace)?\.json(\.gz)?$/i, '')}.failed.pptrace.json`;
 }
 
@@ -75,36 +78,47 @@ export interface CaptureOptions {
   /** Off only for measuring the recorder's cost; the trace then holds metadata alone. */
   trace?: boolean;
   stepTimeoutMs?: number;
+  /** Files the capture reads (the config file): no output may be one of them. */
+  inputs?: Output[];
+  /** Aborting (SIGINT, SIGTERM) stops the run as a fault does: the trace so far is written, and a PipelineError thrown. */
+  signal?: AbortSignal;
+  /** One line each: the capture goes on (e.g. its memory estimate is close to the free memory). */
+  onWarning?: (line: string) => void;
 }
 
 /** Runs a capture end to end. On a failed run, the partial trace is written and the PipelineError rethrown. */
 export async function capture(cfg: CaptureConfig, opts: CaptureOptions = {}): Promise<{ summary: CaptureSummary; result: RunResult }> {
   const source = opts.source ?? ((f: string) => f);
   const { model, plan } = await resolvePlan(cfg, source);
-  for (const f of [cfg.out, cfg.saveWeights]) {
-    if (!f) continue;
-    const dir = path.dirname(path.resolve(f));
-    if (!fs.existsSync(dir)) throw new UsageError([`${f}: folder ${dir} does not exist; create it or choose another output path`]);
-  }
+  // Every output is checked before the training, so a bad one costs nothing.
+  const modelFile = typeof cfg.model === 'string' ? cfg.model : cfg.model.name;
+  checkOutputs(
+    [{ flag: source('out'), file: cfg.out }, { flag: source('saveWeights'), file: cfg.saveWeights }],
+    [...(opts.inputs ?? []), ...(modelFile.endsWith('.json') ? [{ flag: source('model'), file: modelFile }] : [])],
+  );
+  const estimate = estimateCapture(model, plan, cfg.batch, cfg.warmup + cfg.steps);
+  const { problems, warnings } = checkEstimate(estimate, { totalBytes: os.totalmem(), freeBytes: os.freemem(), cores: os.cpus().length }, cfg.backend);
+  if (problems.length) throw new UsageError(problems);
+  for (const w of warnings) opts.onWarning?.(w);
   let result: RunResult;
   try {
     result = await runPipeline({
       model, plan, batch: cfg.batch, steps: cfg.steps, warmup: cfg.warmup, warmupMs: cfg.warmupMs,
       optimizer: { ...DEFAULT_OPTIMIZER, kind: cfg.optimizer, lr: cfg.lr, smoothing: cfg.smoothing }, backend: cfg.backend, seed: cfg.seed,
       sync: { sync: cfg.sync, allreduce: cfg.allreduce, compress: cfg.compress },
-      trace: opts.trace ?? true, saveWeights: !!cfg.saveWeights, fault: opts.fault, stepTimeoutMs: opts.stepTimeoutMs, onStep: opts.onStep,
+      trace: opts.trace ?? true, saveWeights: !!cfg.saveWeights, fault: opts.fault, stepTimeoutMs: opts.stepTimeoutMs, onStep: opts.onStep, signal: opts.signal,
     });
   } catch (e) {
     if (e instanceof PipelineError) {
       // An earlier trace at --out stays as it was: the partial trace goes beside it.
       const to = failedTracePath(cfg.out);
-      await writeFileAtomic(to, JSON.stringify(e.trace));
+      await writeOrKeep(source('out'), to, JSON.stringify(e.trace));
       e.tracePath = to;
     }
     throw e;
   }
-  await writeFileAtomic(cfg.out, JSON.stringify(result.trace));
-  if (cfg.saveWeights && result.weights) await writeFileAtomic(cfg.saveWeights, weightsToJson(result.weights));
+  await writeOrKeep(source('out'), cfg.out, JSON.stringify(result.trace));
+  if (cfg.saveWeights && result.weights) await writeOrKeep(source('saveWeights'), cfg.saveWeights, weightsToJson(result.weights));
   const stepTimeMs = median(result.stepTimesMs);
   return {
     result,

@@ -31,6 +31,28 @@ export interface StreamTuning {
 const AGAIN = 'capture it again';
 const KIND = 'pass a Chrome trace or a PyTorch profiler (Kineto) trace: a JSON object with a "traceEvents" array, plain or gzipped';
 const MAX_DEPTH = 1024;
+/** The byte where JSON text first nests deeper than MAX_DEPTH (strings skipped), or -1: checked before a whole-text JSON.parse. */
+export function tooDeepAt(b: Uint8Array): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return -1;
+}
+
+/** The nesting limit's message, for the streaming and the whole-text readers alike. */
+export const tooDeepMessage = (file: string, at: number): string => `${file}: JSON nested deeper than ${MAX_DEPTH} levels at byte ${at}, and no trace is; the file is damaged or not a trace; ${AGAIN}`;
+
+/** No single event or header value of a real trace comes near this; a bigger one is a damaged file or a bomb, refused before it is held. */
+export const MAX_VALUE_BYTES = 128 * 2 ** 20;
 
 /**
  * A problem found in the JSON text; the message is final (file, what, fix). Kept apart from errors thrown by the caller's
@@ -231,6 +253,8 @@ class TraceScanner {
     if (!this.carry) return this.consume(chunk);
     this.waiting.push(chunk);
     this.waitingLen += chunk.length;
+    if (this.carry.length + this.waitingLen > MAX_VALUE_BYTES)
+      throw new Fault(`${this.file}: one JSON value at byte ${this.base} is over ${MAX_VALUE_BYTES / 2 ** 20} MiB long, and no trace event or header field is; the file is damaged or not a trace; ${AGAIN}`);
     if (this.waitingLen < this.carry.length) return;
     const b = Buffer.concat([this.carry, ...this.waiting]);
     this.waiting = [];
@@ -288,7 +312,8 @@ class TraceScanner {
     const at = this.scan.bad;
     this.scan.bad = -1;
     const c = b[at];
-    return this.invalid(this.base + at, c === OPEN_OBJ || c === OPEN_ARR ? `nested deeper than ${MAX_DEPTH} levels` : `unmatched ${this.shown(b, at)}`);
+    if (c === OPEN_OBJ || c === OPEN_ARR) return new Fault(tooDeepMessage(this.file, this.base + at));
+    return this.invalid(this.base + at, `unmatched ${this.shown(b, at)}`);
   }
 
   /** End of the value starting at b[i], or -1 when it needs more bytes; throws on a byte no value starts with. */

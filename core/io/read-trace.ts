@@ -7,7 +7,7 @@ import type { Timeline } from '../trace/timeline';
 import { TraceError, TraceReader, timelineFromTrace } from '../trace/import';
 import type { KinetoRank } from '../trace/kineto';
 import { KinetoRankReader, isKinetoHeader, timelineFromKineto } from '../trace/kineto';
-import { streamTraceEvents } from './json-stream';
+import { streamTraceEvents, tooDeepAt, tooDeepMessage } from './json-stream';
 
 const gunzip = promisify(zlib.gunzip);
 const AGAIN = 'capture it again';
@@ -53,6 +53,8 @@ export async function readTraceJson(file: string): Promise<unknown> {
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (!text.trim()) throw new TraceError(`${file}: file is empty; the run stopped before writing its trace? ${AGAIN}`);
+  const deep = tooDeepAt(buf);
+  if (deep >= 0) throw new TraceError(tooDeepMessage(file, deep));
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -68,6 +70,23 @@ export async function readTraceJson(file: string): Promise<unknown> {
   }
 }
 
+/** Whether a file starts with the gzip magic bytes. */
+async function isGzip(file: string): Promise<boolean> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, 'r');
+  } catch {
+    return false; // the reader that follows names the problem
+  }
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Files at least this big on disk are streamed (bounded memory: the events are never held as one text or one array). */
 export const STREAM_BYTES = 64 * 2 ** 20;
 
@@ -77,7 +96,8 @@ export const STREAM_BYTES = 64 * 2 ** 20;
  */
 export async function readTimeline(file: string, opts: { onProgress?: (read: number, total: number) => void; stream?: boolean } = {}): Promise<Timeline> {
   const size = await fs.promises.stat(file).then((st) => (st.isFile() ? st.size : 0), () => 0);
-  if (!(opts.stream ?? size >= STREAM_BYTES)) return timelineFromTrace(await readTraceJson(file), file);
+  // A gzip file always streams: its inflated size, not its size on disk, decides the memory (a small bomb inflates to GBs).
+  if (!(opts.stream ?? (size >= STREAM_BYTES || (await isGzip(file))))) return timelineFromTrace(await readTraceJson(file), file);
   const reader = new TraceReader(file);
   const r = await streamTraceEvents(file, (batch) => reader.addEvents(batch), { onProgress: opts.onProgress });
   return reader.finish(r.header);

@@ -2,13 +2,13 @@
 import type { Timeline } from '../trace/timeline';
 import type { TraceFile } from '../trace/schema';
 import { timelineToTrace } from '../trace/export';
-import { writeFileAtomic } from './atomic';
+import { writeOrKeep } from './outputs';
 
 export { timelineToTrace };
 
-/** Converts and writes atomically; returns the trace object written. */
-export async function writeTimeline(file: string, t: Timeline): Promise<TraceFile> {
+/** Converts and writes atomically (kept in the temporary folder, and said so, when the write fails); returns the trace object written. */
+export async function writeTimeline(file: string, t: Timeline, flag = '--out'): Promise<TraceFile> {
   const trace = timelineToTrace(t);
-  await writeFileAtomic(file, JSON.stringify(trace));
+  await writeOrKeep(flag, file, JSON.stringify(trace));
   return trace;
 }

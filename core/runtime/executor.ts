@@ -46,6 +46,8 @@ export interface RunOptions {
   /** A step taking longer than this fails the run (a hung worker); 0 = no limit; unset = defaultStepTimeoutMs. */
   stepTimeoutMs?: number;
   onStep?: (p: { step: number; total: number; loss: number; stepMs: number; warmup: boolean }) => void;
+  /** Aborting stops the run as a fault does: a PipelineError with the trace of the steps so far (its reason is the message). */
+  signal?: AbortSignal;
 }
 
 export type Weights = Record<string, Record<string, { shape: number[]; values: Float32Array }>>;
@@ -172,6 +174,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     failure = f;
     onFailure?.();
   };
+  const onAbort = () => fail({ message: String(opts.signal?.reason ?? 'aborted') });
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
   const arrive = (kind: string, m: FromStage, worker: number) => {
     const w = waiting.get(kind);
     if (!w) return;
@@ -383,6 +388,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       weights = Object.fromEntries(model.layers.filter((l) => byLayer[l.name]).map((l) => [l.name, byLayer[l.name]]));
     }
   } catch (e) {
+    opts.signal?.removeEventListener('abort', onAbort);
     if (failure) await collectEvents(1000);
     await stopAll();
     if (failure) {
@@ -392,6 +398,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     }
     throw e;
   }
+  opts.signal?.removeEventListener('abort', onAbort);
   stopping = true;
   broadcast({ type: 'stop' });
   await stopAll();

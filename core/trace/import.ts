@@ -1,6 +1,6 @@
 // Importer: a parsed pipeprof (or plain Chrome) trace → a Timeline, written straight into columns; every problem is one clear line.
 import type { Plan, SyncConfig } from '../schedule/types';
-import { ALLREDUCE_ALGOS, COMPRESSIONS, SYNC_MODES } from '../schedule/types';
+import { ALLREDUCE_ALGOS, COMPRESSIONS, RECOMPUTE_MODES, SCHEDULES, SYNC_MODES } from '../schedule/types';
 import type { LayerSummary } from '../model/types';
 import type { HostInfo, StepRecord } from './schema';
 import { TRACE_VERSION } from './schema';
@@ -21,7 +21,7 @@ const DAMAGED = 'the file is damaged; capture it again';
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const show = (v: unknown): string => {
-  const s = JSON.stringify(v);
+  const s = typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 40)}…` : s;
 };
 
@@ -29,6 +29,12 @@ const show = (v: unknown): string => {
 const KIND_CODE: Record<string, number> = Object.fromEntries(PIPELINE_KINDS.map((k) => [k, OP[k]]));
 /** An imported PyTorch trace (pipeprof import) also holds GPU kinds. */
 const ANY_KIND_CODE: Record<string, number> = Object.fromEntries(OP_KINDS.map((k) => [k, OP[k]]));
+
+/**
+ * Sane ranges of a trace's numbers: beyond them a value is damage, not a measurement (and would overflow the
+ * analyses). Times in µs: |ts| within 10^16 (epoch microseconds are 1.7·10^15), a duration within 10^12 (11 days).
+ */
+export const TRACE_LIMITS = { timeUs: 1e16, durUs: 1e12, bytes: 1e15, count: 1e15, costMs: 1e9, batch: 1e9, stages: 1e6 } as const;
 
 const int = (v: unknown, none: number): number => (typeof v === 'number' && Number.isInteger(v) ? v : none);
 
@@ -49,7 +55,12 @@ function readMeta(meta: unknown, file: string) {
   if (!Array.isArray(p.balance) || !p.balance.length || !p.balance.every((b) => Number.isInteger(b) && b > 0))
     throw bad('plan.balance', 'must be a non-empty list of positive layer counts', p.balance);
   if (!Number.isInteger(p.microbatches) || (p.microbatches as number) < 1) throw bad('plan.microbatches', 'must be a positive integer', p.microbatches);
-  if (typeof p.schedule !== 'string') throw bad('plan.schedule', 'must name a schedule', p.schedule);
+  if (!(SCHEDULES as readonly unknown[]).includes(p.schedule)) throw bad('plan.schedule', `must be one of ${SCHEDULES.join(', ')}`, p.schedule);
+  if (p.recompute !== undefined && !(RECOMPUTE_MODES as readonly unknown[]).includes(p.recompute)) throw bad('plan.recompute', `must be one of ${RECOMPUTE_MODES.join(', ')}`, p.recompute);
+  if (p.balance.length > TRACE_LIMITS.stages) throw bad('plan.balance', `must list at most ${TRACE_LIMITS.stages} stages`, p.balance.length);
+  if ((p.microbatches as number) > TRACE_LIMITS.batch) throw bad('plan.microbatches', `must be at most ${TRACE_LIMITS.batch}`, p.microbatches);
+  if (p.replicas !== undefined && (!Number.isInteger(p.replicas) || (p.replicas as number) < 1 || (p.replicas as number) > TRACE_LIMITS.stages))
+    throw bad('plan.replicas', `must be a positive integer up to ${TRACE_LIMITS.stages}`, p.replicas);
   const plan: Plan = {
     balance: p.balance as number[], microbatches: p.microbatches as number, schedule: p.schedule as Plan['schedule'],
     recompute: (typeof p.recompute === 'string' ? p.recompute : 'never') as Plan['recompute'], replicas: int(p.replicas, 1),
@@ -77,6 +88,8 @@ function readRest(meta: Obj, file: string, plan: Plan | null) {
   const steps: StepRecord[] = meta.steps.map((s, i) => {
     if (!isObj(s) || typeof s.startUs !== 'number' || typeof s.endUs !== 'number' || !(s.endUs >= s.startUs))
       throw bad(`steps[${i}]`, 'must be {step, startUs, endUs, loss, warmup} with endUs ≥ startUs', s);
+    if (!(Math.abs(s.startUs) <= TRACE_LIMITS.timeUs) || !(Math.abs(s.endUs) <= TRACE_LIMITS.timeUs) || !(s.endUs - s.startUs <= TRACE_LIMITS.durUs))
+      throw bad(`steps[${i}].endUs`, `must be within ${TRACE_LIMITS.durUs} µs of startUs, both within ±${TRACE_LIMITS.timeUs} µs`, [s.startUs, s.endUs]);
     return { step: int(s.step, i), startUs: s.startUs, endUs: s.endUs, loss: typeof s.loss === 'number' ? s.loss : NaN, warmup: s.warmup === true };
   });
 
@@ -85,6 +98,8 @@ function readRest(meta: Obj, file: string, plan: Plan | null) {
   const layers: LayerSummary[] = layersRaw.map((l, i) => {
     if (!isObj(l) || typeof l.name !== 'string') throw bad(`layers[${i}]`, 'must be {name, kind, params, flops, activationBytes}', l);
     const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    for (const f of ['params', 'flops', 'activationBytes'] as const)
+      if (typeof l[f] === 'number' && !(Math.abs(l[f] as number) <= TRACE_LIMITS.count)) throw bad(`layers[${i}].${f}`, `must be a count up to ${TRACE_LIMITS.count}`, l[f]);
     return { name: l.name, kind: String(l.kind ?? 'unknown') as LayerSummary['kind'], params: num(l.params), flops: num(l.flops), activationBytes: num(l.activationBytes) };
   });
   const layerSum = plan ? plan.balance.reduce((a, b) => a + b, 0) : layers.length;
@@ -94,11 +109,28 @@ function readRest(meta: Obj, file: string, plan: Plan | null) {
   const layerCosts: LayerCost[] = Array.isArray(meta.layerCosts)
     ? meta.layerCosts.filter((c): c is LayerCost => isObj(c) && typeof c.layer === 'string' && Array.isArray(c.points))
     : [];
+  for (const [i, c] of layerCosts.entries()) {
+    for (const [j, pt] of c.points.entries()) {
+      if (!isObj(pt)) throw bad(`layerCosts[${i}].points[${j}]`, 'must be {size, forwardMs, backwardMs}', pt);
+      for (const f of ['size', 'forwardMs', 'backwardMs', 'inputGradMs', 'weightGradMs'] as const) {
+        const v = (pt as Obj)[f];
+        if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= (f === 'size' ? TRACE_LIMITS.batch : TRACE_LIMITS.costMs))))
+          throw bad(`layerCosts[${i}].points[${j}].${f}`, `must be a number from 0 to ${f === 'size' ? TRACE_LIMITS.batch : TRACE_LIMITS.costMs}`, v);
+      }
+    }
+    for (const f of ['savedBytesPerSample', 'pendingBytesPerSample', 'paramBytes'] as const) {
+      const v = (c as unknown as Obj)[f];
+      if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= TRACE_LIMITS.bytes))) throw bad(`layerCosts[${i}].${f}`, `must be a number of bytes from 0 to ${TRACE_LIMITS.bytes}`, v);
+    }
+  }
   const m = meta.model;
   const model = isObj(m) && typeof m.name === 'string'
     ? { name: m.name, options: (isObj(m.options) ? m.options : {}) as Record<string, number | string>, loss: String(m.loss ?? '') }
     : null;
   const run = meta.run;
+  // 0 or absent: not known (an imported PyTorch trace).
+  if (isObj(run) && typeof run.batch === 'number' && !(Number.isInteger(run.batch) && run.batch >= 0 && run.batch <= TRACE_LIMITS.batch))
+    throw bad('run.batch', `must be a whole number of samples up to ${TRACE_LIMITS.batch} (0: not known)`, run.batch);
   const batch = isObj(run) && typeof run.batch === 'number' && run.batch > 0 ? run.batch : null;
   const host = isObj(meta.host) ? (meta.host as unknown as HostInfo) : null;
   const optimizer = isObj(run) && typeof run.optimizer === 'string' && run.optimizer ? run.optimizer : undefined;
@@ -185,7 +217,10 @@ export class TraceReader {
         const ts = e.ts;
         const dur = e.dur;
         if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new TraceError(`${file}: traceEvents[${i}].ts must be a number of microseconds (got ${show(ts)}); ${DAMAGED}`);
+        if (!(Math.abs(ts) <= TRACE_LIMITS.timeUs)) throw new TraceError(`${file}: traceEvents[${i}].ts must be within ±${TRACE_LIMITS.timeUs} microseconds (got ${show(ts)}); ${DAMAGED}`);
         if (typeof dur !== 'number' || !(dur >= 0) || dur === Infinity) throw new TraceError(`${file}: traceEvents[${i}].dur must be a non-negative number of microseconds (got ${show(dur)}); ${DAMAGED}`);
+        if (dur > TRACE_LIMITS.durUs) throw new TraceError(`${file}: traceEvents[${i}].dur must be at most ${TRACE_LIMITS.durUs} microseconds (11 days) (got ${show(dur)}); ${DAMAGED}`);
+        if (a.bytes !== undefined && (typeof a.bytes !== 'number' || !(a.bytes >= 0 && a.bytes <= TRACE_LIMITS.bytes))) throw new TraceError(`${file}: traceEvents[${i}].args.bytes must be a number of bytes from 0 to ${TRACE_LIMITS.bytes} (got ${show(a.bytes)}); ${DAMAGED}`);
         if (!Number.isInteger(stage) || stage < 0 || stage > 1e6) throw new TraceError(`${file}: traceEvents[${i}].args.stage must be a stage index ≥ 0 (got ${show(stage)}); ${DAMAGED}`);
         const isKernel = a.kernel === true;
         const c = isKernel ? this.kernels : this.ops;

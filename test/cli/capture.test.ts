@@ -86,7 +86,7 @@ test('a crash in a stage worker: exit code 1, the stage and op named, a valid pa
 test('pipeprof demo needs no argument: trains the transformer on 2 stages and summarizes', async () => {
   const dir = tmpdir();
   const out = path.join(dir, 'demo.pptrace.json');
-  const r = await cli(['demo', '--out', out, '--steps', '1']);
+  const r = await cli(['demo', '--out', out, '--steps', '2']);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^plan {8}2 stages, balance \[5,5\], 4 micro-batches, 1f1b, recompute never$/m);
   assert.match(r.out, /^recommended (E,[\d,|]+H · balance \[\d+,\d+\], \d+ micro-batches.* ms ± [\d.]+ % per step predicted, [\d.]+x the traced plan|keep the traced plan: the best other, E,[\d,|]+H .* is within noise of it)/m);

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import { CAPTURE_DEFAULTS, checkFields, mergeConfig } from '../core/config/capture-config';
-import type { CaptureConfig, ConfigField } from '../core/config/capture-config';
+import type { CaptureConfig } from '../core/config/capture-config';
 import { UsageError } from '../core/config/errors';
 import { capture } from '../core/io/capture';
 import type { CaptureSummary } from '../core/io/capture';
@@ -113,8 +113,13 @@ export function resolveCaptureConfig(configFile: string | undefined, flags: Reco
   const fromFlags = flagsToConfig(flags);
   const problems = checkFields(fromFlags as Record<string, unknown>, (f) => `--${kebab(f)}`);
   if (problems.length) throw new UsageError(problems);
-  const source = (f: string) => (f in fromFlags ? `--${kebab(f)}` : configFile && f in fromFile ? `${configFile}: ${f}` : `${f} (default ${JSON.stringify(CAPTURE_DEFAULTS[f as ConfigField & keyof CaptureConfig])})`);
+  const source = (f: string) => (f in fromFlags ? `--${kebab(f)}` : configFile && f in fromFile ? `${configFile}: ${f}` : `the default ${f}`);
   return { cfg: mergeConfig(fromFile, fromFlags), source };
+}
+
+/** A progress line's detail: the step as the trace and the report number it (from 0), warm-up named, its time and loss. */
+export function stepDetail(p: { step: number; stepMs: number; loss: number; warmup: boolean }): string {
+  return `step ${p.step}${p.warmup ? ' (warm-up)' : ''}  ${p.stepMs.toFixed(0)} ms  loss ${p.loss.toFixed(4)}`;
 }
 
 export function printSummary(io: CliIO, s: CaptureSummary, losses: number[]): void {
@@ -134,11 +139,14 @@ export function registerCapture(program: Command, io: CliIO): void {
   captureFlags(program.command('capture').argument('[config]', 'a pipeprof.config.json (flags override it)').description('train a plan on stage workers and write its trace'))
     .action(async (configFile: string | undefined, flags: Record<string, unknown>) => {
       const { cfg, source } = resolveCaptureConfig(configFile, flags);
+      // A second capture with the default --out replaces the first run's trace: say so before the work starts.
+      if (!('out' in flags && flags.out !== undefined) && cfg.out === CAPTURE_DEFAULTS.out && fs.existsSync(cfg.out))
+        io.err(`pipeprof: ${cfg.out} exists (an earlier capture); this run replaces it: give --out <file> to keep both\n`);
       const progress = new Progress(io, 'capture');
       const { summary, result } = await capture(cfg, {
         source,
         fault: faultFromEnv(process.env.PIPEPROF_FAULT),
-        onStep: flags.quiet ? undefined : (p) => progress.update(p.step + 1, p.total, `${p.warmup ? 'warm-up ' : ''}${p.stepMs.toFixed(0)} ms  loss ${p.loss.toFixed(4)}`),
+        onStep: flags.quiet ? undefined : (p) => progress.update(p.step + 1, p.total, stepDetail(p)),
       });
       if (flags.json) io.out(`${JSON.stringify(summary)}\n`);
       else printSummary(io, summary, result.losses);

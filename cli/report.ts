@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../core/io/atomic';
 import type { Timeline } from '../core/trace/timeline';
 import type { Report } from '../core/analysis/report';
 import { buildReport, stepOps } from '../core/analysis/report';
+import { analyticBubbleFormula } from '../core/schedule/analytic';
 import type { StepSpread } from '../core/analysis/step-spread';
 import { SLOW_STEP } from '../core/analysis/step-spread';
 import type { BusyKind } from '../core/analysis/utilization';
@@ -86,7 +87,7 @@ export function formatReport(r: Report, file: string): string {
       : `plan        unknown (a Chrome trace without the pipeprof block), ${r.stages.length} stages`,
     `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})${r.samplesPerSec !== null ? `   ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`,
     ...(r.measuredSteps > 1 ? [`spread      ${spreadText(r.stepTimeSpread)}`] : []),
-    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average${r.analyticBubbleFraction !== null ? `   (analytic (S−1)/(M+S−1): ${pct(r.analyticBubbleFraction)})` : ''}`,
+    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average${r.analyticBubbleFraction !== null ? `   (${(p && analyticBubbleFormula(p)) ?? 'analytic'}: ${pct(r.analyticBubbleFraction)})` : ''}`,
     r.overlapFraction === null ? 'overlap     no communication' : `overlap     ${pct(r.overlapFraction)} of ${ms(r.commMs)} ms communication per step hidden under compute (RECV includes waiting)`,
     ...(r.allreduceOverlapFraction === null ? [] : [`all-reduce  ${ms(r.allreduceMs)} ms per step (all stages), ${pct(r.allreduceOverlapFraction)} hidden under compute`]),
     `straggler   stage ${r.straggler.stage}: busy ${ms(r.straggler.busyMs)} ms per step, ${pct(r.straggler.overMeanFraction)} over the mean of ${ms(r.straggler.meanBusyMs)} ms`,

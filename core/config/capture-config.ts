@@ -1,5 +1,6 @@
 // The capture configuration: defaults, merging (defaults < config file < flags), and validation with one line per problem.
 import { BUILTIN_MODELS } from '../model/builtin';
+import { choice } from './choice';
 import { LOSSES } from '../model/types';
 import type { LossKind } from '../model/types';
 import { SCHEDULES, RECOMPUTE_MODES, checkChunks } from '../schedule/types';
@@ -102,6 +103,26 @@ export type ConfigField = keyof typeof CONFIG_FIELDS;
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
+/** The fields whose value is one of a fixed list: every parser reads them through `choice`, in any case. */
+export const CHOICE_FIELDS = {
+  schedule: SCHEDULES,
+  recompute: RECOMPUTE_MODES,
+  sync: SYNC_MODES,
+  allreduce: ALLREDUCE_ALGOS,
+  compress: COMPRESSIONS,
+  loss: LOSSES,
+  optimizer: OPTIMIZERS,
+  backend: BACKENDS,
+} as const;
+
+
+/** A partial configuration with every choice field spelled canonically (values that match none are kept, for checkFields to name). */
+export function canonicalChoices<C extends Record<string, unknown>>(raw: C): C {
+  const out: Record<string, unknown> = { ...raw };
+  for (const [k, choices] of Object.entries(CHOICE_FIELDS)) if (k in out) out[k] = choice(out[k], choices as readonly string[]) ?? out[k];
+  return out as C;
+}
+
 /**
  * Checks a partial configuration as read from a file or flags; `source` prefixes each problem
  * (e.g. `pipeprof.config.json: ` or `--`). Returns the problems, one line each.
@@ -112,7 +133,7 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
     problems.push(`${source(field)} must be ${rule} (got ${JSON.stringify(value)}); ${fix}`);
   /** A field whose value is one of `choices`. */
   const oneOf = (k: ConfigField, choices: readonly string[], more = '', sep = ', ') => {
-    if (!choices.includes(raw[k] as string)) p(k, CONFIG_FIELDS[k], raw[k], `use ${choices.join(sep)}${more}`);
+    if (choice(raw[k], choices) === undefined) p(k, CONFIG_FIELDS[k], raw[k], `use ${choices.join(sep)}${more}`);
   };
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
@@ -197,7 +218,7 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
 export function mergeConfig(file: Partial<CaptureConfig>, flags: Partial<CaptureConfig>): CaptureConfig {
   const out: CaptureConfig = { ...CAPTURE_DEFAULTS };
   for (const layer of [file, flags]) {
-    const defined = Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)) as Partial<CaptureConfig>;
+    const defined = Object.fromEntries(Object.entries(canonicalChoices(layer as Record<string, unknown>)).filter(([, v]) => v !== undefined)) as Partial<CaptureConfig>;
     if (defined.balance !== undefined && defined.stages === undefined) delete out.stages;
     if (defined.stages !== undefined && defined.balance === undefined) delete out.balance;
     Object.assign(out, defined);

@@ -34,6 +34,7 @@ export function captureFlags(cmd: Command): Command {
     .option('--steps <T>', `measured steps ${def('steps')}`)
     .option('--warmup <W>', `unmeasured steps first ${def('warmup')}`)
     .option('--warmup-ms <ms>', `and warm up for at least this long: a fresh worker runs ~10% slower in its first seconds while V8 compiles in the background ${def('warmupMs')}`)
+    .option('--no-probe', "skip the per-layer cost probe after the steps (a few seconds: each distinct layer timed at every micro-batch size). Without it the simulator splits each stage's measured op times over its layers by FLOPs at the traced micro-batch size only: simulate and recommend still work, but predictions for other balances and micro-batch counts are rougher (default: probe)")
     .option('--optimizer <name>', `sgd | momentum | nesterov | adam | pprs (Pipeline Parallel Random Smoothing: Nesterov on a Gaussian smoothing of the loss) ${def('optimizer')}`)
     .option('--lr <x>', `learning rate ${def('lr')}`)
     .option('--loss <kind>', "softmax-ce | mse | hinge | l1: score the model with this loss (default: the model's own)")
@@ -46,6 +47,11 @@ export function captureFlags(cmd: Command): Command {
     .option('--quiet', 'no progress bar (default: off)');
 }
 
+/** What a capture-like command prints as each phase of the run starts: `capture: training …`. */
+export function phaseLine(io: CliIO, label: string): (p: { detail: string }) => void {
+  return (p) => io.err(`${label}: ${p.detail}\n`);
+}
+
 const NUMBER_FIELDS = new Set(['stages', 'chunks', 'replicas', 'microbatches', 'batch', 'steps', 'warmup', 'warmupMs', 'lr', 'smoothing', 'seed']);
 
 /** Commander's string flags → a partial config; unparsable numbers stay strings so validation names them. */
@@ -53,6 +59,11 @@ export function flagsToConfig(flags: Record<string, unknown>): Partial<CaptureCo
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(flags)) {
     if (v === undefined || k === 'json' || k === 'quiet') continue;
+    // Commander gives --no-probe as probe: false, and probe: true when it is absent: only the flag itself counts.
+    if (k === 'probe') {
+      if (v === false) out.probe = false;
+      continue;
+    }
     if (NUMBER_FIELDS.has(k)) out[k] = v === '' || Number.isNaN(Number(v)) ? v : Number(v);
     else if (k === 'balance') {
       const parts = String(v).split(',').map((x) => x.trim());
@@ -147,6 +158,7 @@ export function registerCapture(program: Command, io: CliIO): void {
         source,
         fault: faultFromEnv(process.env.PIPEPROF_FAULT),
         onStep: flags.quiet ? undefined : (p) => progress.update(p.step + 1, p.total, stepDetail(p)),
+        onPhase: flags.quiet ? undefined : phaseLine(io, 'capture'),
       });
       if (flags.json) io.out(`${JSON.stringify(summary)}\n`);
       else printSummary(io, summary, result.losses);

@@ -9,7 +9,7 @@ import { UsageError } from '../core/config/errors';
 import { writeFileAtomic } from '../core/io/atomic';
 import { readInputs } from './io';
 import { KINETO_UNITS_PER_MICROBATCH } from '../core/recommend/for-trace';
-import { verificationCandidates, verifyPlans } from '../core/io/verify';
+import { VERIFY_WARMUP_MS, verificationCandidates, verifyPlans } from '../core/io/verify';
 import type { RankedPlan } from '../core/recommend/recommend';
 import { Progress } from './io';
 import { recommendForTrace } from '../core/recommend/for-trace';
@@ -113,6 +113,7 @@ export function registerRecommend(program: Command, io: CliIO): void {
       const applyText = flags.apply === undefined ? undefined : readApplyTarget(flags.apply);
 
       const timeline = await readInputs(io, tracePath);
+      if (verify) io.err('recommend: calibrating the timing model on the trace and ranking plans on it\n');
       const found = recommendForTrace(timeline, tracePath, { stages, workers, memoryLimitBytes, top: Math.max(top, verify ?? 0) });
       const { measuredMs: measured, traced } = found;
       let plans = found.plans;
@@ -122,7 +123,8 @@ export function registerRecommend(program: Command, io: CliIO): void {
         // Measured: the best plan of each schedule first, then the next best (see verificationCandidates).
         const candidates = verificationCandidates(plans, verify);
         const progress = new Progress(io, 'verify');
-        const results = await verifyPlans(timeline, candidates, { onPlan: (k) => progress.update(k, candidates.length, `plan #${k}`) });
+        io.err(`verify: running ${candidates.length} plan${candidates.length === 1 ? '' : 's'} for real on the traced model, 2 rounds in alternating order, each run ${VERIFY_WARMUP_MS / 1000} s of warm-up then 4 steps\n`);
+        const results = await verifyPlans(timeline, candidates, { onRun: (r) => progress.update(r.done, r.total, `round ${r.round}, plan #${r.rank}: ${r.ms.toFixed(0)} ms per step`) });
         for (const r of results) verified.set(candidates[r.rank - 1], r.measuredStepTimeMs);
         // Verified plans first, fastest measured first; the rest keep the simulator's order.
         plans = [...candidates.slice().sort((a, b) => verified.get(a)! - verified.get(b)!), ...plans.filter((p) => !verified.has(p))].slice(0, Math.max(top, verify));

@@ -38,6 +38,8 @@ export interface CaptureConfig {
   warmup: number;
   /** Warm-up also lasts at least this long (ms), for the JIT's first seconds; 0: only the `warmup` steps. */
   warmupMs: number;
+  /** After the steps, time each distinct layer at every micro-batch size (the simulator's per-layer costs); false skips it. */
+  probe: boolean;
   optimizer: OptimizerName;
   lr: number;
   /** Score the model with this loss instead of its own (e.g. hinge or l1: non-smooth objectives for PPRS). */
@@ -64,6 +66,7 @@ export const CAPTURE_DEFAULTS: CaptureConfig = {
   steps: 10,
   warmup: 2,
   warmupMs: 0,
+  probe: true,
   optimizer: 'adam',
   lr: 0.001,
   smoothing: 0.01,
@@ -89,6 +92,7 @@ export const CONFIG_FIELDS = {
   steps: 'a positive integer',
   warmup: 'a non-negative integer',
   warmupMs: 'a non-negative number of milliseconds',
+  probe: 'true or false: time each distinct layer after the steps, for the simulator',
   optimizer: `one of ${OPTIMIZERS.join(', ')}`,
   lr: 'a positive number',
   smoothing: 'a non-negative number (PPRS perturbation)',
@@ -190,6 +194,9 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
         break;
       case 'warmupMs':
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.warmupMs, v, 'try 1500 (the JIT compiles in the first seconds of a run), or 0');
+        break;
+      case 'probe':
+        if (typeof v !== 'boolean') p(k, CONFIG_FIELDS.probe, v, 'write true (per-layer costs for the simulator) or false (skip them: a faster capture, rougher predictions)');
         break;
       case 'smoothing':
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.smoothing, v, 'try 0.01');

@@ -55,7 +55,7 @@ export const VERIFY_WARMUP_MS = 1500;
 export async function verifyPlans(
   t: Timeline,
   plans: RankedPlan[],
-  opts: { steps?: number; rounds?: number; onPlan?: (rank: number, ms: number) => void } = {},
+  opts: { steps?: number; rounds?: number; onPlan?: (rank: number, ms: number) => void; onRun?: (p: { done: number; total: number; rank: number; round: number; ms: number }) => void } = {},
 ): Promise<VerifiedPlan[]> {
   if (!t.model || t.origin === 'kineto')
     throw new UsageError(['--verify runs the plans on the traced model, and this trace does not name a model pipeprof can build (a PyTorch trace, or no model in its pipeprof block); rank without --verify']);
@@ -74,6 +74,7 @@ export async function verifyPlans(
     for (const i of order) {
       const res = await runPipeline({ model, plan: planOf(plans[i]), batch: t.batch, steps, warmup: 1, warmupMs: VERIFY_WARMUP_MS, optimizer, backend, seed: 0, trace: false, probe: false });
       times[i].push(...res.stepTimesMs);
+      opts.onRun?.({ done: r * plans.length + order.indexOf(i) + 1, total: rounds * plans.length, rank: i + 1, round: r + 1, ms: median(res.stepTimesMs) });
     }
   }
   return plans.map((_, i) => {

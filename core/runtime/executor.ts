@@ -45,7 +45,12 @@ export interface RunOptions {
   /** A step taking longer than this fails the run (a hung worker); 0 = no limit; unset = defaultStepTimeoutMs. */
   stepTimeoutMs?: number;
   onStep?: (p: { step: number; total: number; loss: number; stepMs: number; warmup: boolean }) => void;
+  /** Each phase as it starts, with a line saying what it does: the steps between 'train' and 'probe' report through onStep. */
+  onPhase?: (p: { phase: RunPhase; detail: string }) => void;
 }
+
+/** The phases of a run: workers starting, the steps, the per-layer cost probe. */
+export type RunPhase = 'start' | 'train' | 'probe';
 
 export type Weights = Record<string, Record<string, { shape: number[]; values: Float32Array }>>;
 
@@ -318,11 +323,13 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   let layerCosts: LayerCost[] | undefined;
   let peakFlops: number | undefined;
   try {
+    opts.onPhase?.({ phase: 'start', detail: `starting ${W} stage worker${W === 1 ? '' : 's'} (${backend}): loading the backend, building ${model.layers.length} layers` });
     await all('ready', opts.stepTimeoutMs ? Math.max(opts.stepTimeoutMs, 60_000) : 600_000);
     /** The slowest step so far (the default step timeout grows with it). */
     let slowestMs = 0;
     const warmupMs = opts.steps > 0 ? (opts.warmupMs ?? 0) : 0;
     let firstMs = 0;
+    opts.onPhase?.({ phase: 'train', detail: `training ${warmupSteps ? `${warmupSteps} warm-up step${warmupSteps === 1 ? '' : 's'}${warmupMs ? ` (at least ${(warmupMs / 1000).toFixed(1)} s)` : ''}, then ` : ''}${opts.steps} measured step${opts.steps === 1 ? '' : 's'}, ${plan.microbatches} micro-batches each` });
     for (let t = 0; t < warmupSteps + opts.steps; t++) {
       const startUs = clockUs(t0Ms);
       const a = performance.now();
@@ -350,7 +357,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       opts.onStep?.({ step: t, total, loss, stepMs, warmup });
     }
     if (opts.probe ?? opts.trace) {
-      broadcast({ type: 'probe', sizes: probeSizes(batch) });
+      const sizes = probeSizes(batch);
+      opts.onPhase?.({ phase: 'probe', detail: `timing each distinct layer at ${sizes.length} micro-batch size${sizes.length === 1 ? '' : 's'} (${sizes.join(', ')} samples) for the simulator; --no-probe skips this` });
+      broadcast({ type: 'probe', sizes });
       const byLayer = new Map((await all('costs')).flatMap((m) => m.costs).map((c) => [c.layer, c]));
       layerCosts = model.layers.map((l) => byLayer.get(l.name)!).filter(Boolean);
       workers[0].postMessage({ type: 'peak' } satisfies ToStage);

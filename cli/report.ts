@@ -10,6 +10,7 @@ import type { Timeline } from '../core/trace/timeline';
 import type { Report } from '../core/analysis/report';
 import { buildReport, stepOps } from '../core/analysis/report';
 import { analyticBubbleFormula } from '../core/schedule/analytic';
+import { IDLE_COLOR, KIND_COLORS } from '../media/src/palette';
 import type { StepSpread } from '../core/analysis/step-spread';
 import { SLOW_STEP } from '../core/analysis/step-spread';
 import type { BusyKind } from '../core/analysis/utilization';
@@ -118,9 +119,10 @@ export function chartJsSource(): string {
   return fs.readFileSync(file, 'utf8').replace(/<\/script/gi, '<\\/script').replace(/<!--/g, '<\\!--');
 }
 
-const COLORS: Record<string, string> = { F: '#4e79a7', B: '#f28e2b', W: '#edc948', R: '#76b7b2', OPT: '#59a14f', SEND: '#b07aa1', RECV: '#bab0ac', ALLREDUCE: '#e15759', bubble: '#e0e0e0' };
+/** The pipeline kinds in the legend, coloured as in the webview (media/src/palette.ts: one palette). */
+const COLORS: Record<string, string> = { ...Object.fromEntries((['F', 'B', 'W', 'R', 'OPT', 'SEND', 'RECV', 'ALLREDUCE'] as const).map((k) => [k, KIND_COLORS[k]])), bubble: IDLE_COLOR };
 /** Kinds only a PyTorch (Kineto) trace has; its pages add them to the legend. */
-const KINETO_COLORS: Record<string, string> = { KERNEL: '#9c755f', COMM: '#ff9da7', MEMCPY: '#86bcb6', MEMSET: '#d4a6c8' };
+const KINETO_COLORS: Record<string, string> = Object.fromEntries((['KERNEL', 'COMM', 'MEMCPY', 'MEMSET'] as const).map((k) => [k, KIND_COLORS[k]]));
 
 /** The page's own drawing code: a canvas timeline of one step, chart.js utilization bars and loss curve. */
 const PAGE_SCRIPT = `

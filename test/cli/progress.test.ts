@@ -70,3 +70,23 @@ test('"probe" in a config file is checked like every field; --help says what ski
   const help = (await cli(['capture', '--help'])).out.replace(/\n\s{10,}/g, ' ');
   assert.match(help, /--no-probe +skip the per-layer cost probe .* Without it the simulator splits each stage's measured op times over its layers by FLOPs at the traced micro-batch size only/);
 });
+
+test('recommend --verify says what it runs, then advances its bar after each run, not all at once at the end', async () => {
+  const dir = tmpdir();
+  const trace = path.join(dir, 'run.pptrace.json');
+  const cfg = path.join(dir, 'pipeprof.config.json');
+  fs.writeFileSync(cfg, JSON.stringify({ ...TINY, out: trace }));
+  const cap = await cli(['capture', cfg, '--quiet']);
+  assert.equal(cap.code, 0, cap.err);
+  const r = await cli(['recommend', trace, '--verify', '2', '--top', '2']);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.err.trim().split('\n');
+  assert.equal(lines[0], 'recommend: calibrating the timing model on the trace and ranking plans on it');
+  assert.match(lines[1], /^verify: running 2 plans for real on the traced model, 2 rounds in alternating order, each run 1\.5 s of warm-up then 4 steps$/);
+  const bars = lines.slice(2).map((l) => /^verify \[[█░]+\] (\d+)\/(\d+) round (\d), plan #(\d): [\d.]+ ms per step$/.exec(l));
+  assert.ok(bars.length >= 4 && bars.every(Boolean), r.err);
+  // One line per run, counting up to the total: 2 rounds × 2 plans, the second round in reverse order.
+  assert.deepEqual(bars.map((m) => Number(m![1])), bars.map((_, i) => i + 1));
+  assert.ok(bars.every((m) => Number(m![2]) === bars.length));
+  assert.deepEqual(bars.map((m) => `${m![3]}:${m![4]}`), ['1:1', '1:2', '2:2', '2:1']);
+});

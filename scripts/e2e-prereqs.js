@@ -20,5 +20,5 @@ module.exports = { missing };
 if (require.main === module) {
   const m = missing();
   if (m.length)
-    console.log(`npm test: the VS Code end-to-end suite was skipped (missing: ${m.join(', ')}); run bash scripts/e2e-setup.sh once (about 4 minutes) to include it`);
+    console.log(`npm test: the VS Code end-to-end suite was skipped (missing: ${m.join(', ')}); run bash scripts/e2e-setup.sh once (4–6 minutes) to include it`);
 }

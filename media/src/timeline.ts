@@ -14,7 +14,7 @@ const RIGHT_PAD = 8;
 const AXIS_H = 22;
 /** Row height at least (the compare view's two timelines use it), and at most when a timeline fills the window. */
 const ROW_H = 38;
-const MAX_ROW_H = 140;
+const MAX_ROW_H = 220;
 const COMPUTE_Y = 3;
 const STRIP_GAP = 1;
 /** Strip under the rows for step numbers. */

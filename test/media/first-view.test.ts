@@ -81,7 +81,7 @@ test('a captured run opens on its median measured step, rows filling the window,
   const box = (await page.evaluate(`(() => { const c = document.querySelector('#panel-timeline .timeline-canvas'); const r = c.getBoundingClientRect(); return { top: r.top, height: r.height, rowH: Number(c.dataset.rowH), computeH: Number(c.dataset.computeH) }; })()`)) as { top: number; height: number; rowH: number; computeH: number };
   assert.ok(box.rowH >= 100, `row height ${box.rowH}`);
   assert.ok(box.top + box.height <= 900, `the canvas ends at ${box.top + box.height}, within the 900-px window`);
-  assert.ok(box.rowH === 140 || box.top + box.height >= 900 - 60, `rows of ${box.rowH} px leave the window's bottom empty (canvas ends at ${box.top + box.height})`);
+  assert.ok(box.rowH === 220 || box.top + box.height >= 900 - 60, `rows of ${box.rowH} px leave the window's bottom empty (canvas ends at ${box.top + box.height})`);
   // The straggler's row carries a bar in the "worse" colour at the gutter's edge.
   const sRow = report.straggler.stage;
   assert.ok(near(await pixel(page, 1, 22 + sRow * box.rowH + 3 + box.computeH / 2), hex('#e8590c')), 'straggler bar');

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import { CAPTURE_DEFAULTS, checkFields, mergeConfig } from '../core/config/capture-config';
-import type { CaptureConfig, ConfigField } from '../core/config/capture-config';
+import type { CaptureConfig } from '../core/config/capture-config';
 import { UsageError } from '../core/config/errors';
 import { MAX_CONFIG_BYTES, checkConfigSize, checkConfigText } from '../core/config/config-text';
 import { capture } from '../core/io/capture';
@@ -35,6 +35,7 @@ export function captureFlags(cmd: Command): Command {
     .option('--steps <T>', `measured steps ${def('steps')}`)
     .option('--warmup <W>', `unmeasured steps first ${def('warmup')}`)
     .option('--warmup-ms <ms>', `and warm up for at least this long: a fresh worker runs ~10% slower in its first seconds while V8 compiles in the background ${def('warmupMs')}`)
+    .option('--no-probe', "skip the per-layer cost probe after the steps (a few seconds: each distinct layer timed at every micro-batch size). Without it the simulator knows each stage's op times at the traced micro-batch size only: simulate predicts the traced balance and micro-batch count (other schedules and recompute modes), and recommend ranks only those (default: probe)")
     .option('--optimizer <name>', `sgd | momentum | nesterov | adam | pprs (Pipeline Parallel Random Smoothing: Nesterov on a Gaussian smoothing of the loss) ${def('optimizer')}`)
     .option('--lr <x>', `learning rate ${def('lr')}`)
     .option('--loss <kind>', "softmax-ce | mse | hinge | l1: score the model with this loss (default: the model's own)")
@@ -47,6 +48,11 @@ export function captureFlags(cmd: Command): Command {
     .option('--quiet', 'no progress bar (default: off)');
 }
 
+/** What a capture-like command prints as each phase of the run starts: `capture: training …`. */
+export function phaseLine(io: CliIO, label: string): (p: { detail: string }) => void {
+  return (p) => io.err(`${label}: ${p.detail}\n`);
+}
+
 const NUMBER_FIELDS = new Set(['stages', 'chunks', 'replicas', 'microbatches', 'batch', 'steps', 'warmup', 'warmupMs', 'lr', 'smoothing', 'seed']);
 
 /** Commander's string flags → a partial config; unparsable numbers stay strings so validation names them. */
@@ -54,6 +60,11 @@ export function flagsToConfig(flags: Record<string, unknown>): Partial<CaptureCo
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(flags)) {
     if (v === undefined || k === 'json' || k === 'quiet') continue;
+    // Commander gives --no-probe as probe: false, and probe: true when it is absent: only the flag itself counts.
+    if (k === 'probe') {
+      if (v === false) out.probe = false;
+      continue;
+    }
     if (NUMBER_FIELDS.has(k)) out[k] = v === '' || Number.isNaN(Number(v)) ? v : Number(v);
     else if (k === 'balance') {
       const parts = String(v).split(',').map((x) => x.trim());
@@ -130,8 +141,13 @@ export function resolveCaptureConfig(configFile: string | undefined, flags: Reco
   const fromFlags = flagsToConfig(flags);
   const problems = checkFields(fromFlags as Record<string, unknown>, (f) => `--${kebab(f)}`);
   if (problems.length) throw new UsageError(problems);
-  const source = (f: string) => (f in fromFlags ? `--${kebab(f)}` : configFile && f in fromFile ? `${configFile}: ${f}` : `${f} (default ${JSON.stringify(CAPTURE_DEFAULTS[f as ConfigField & keyof CaptureConfig])})`);
+  const source = (f: string) => (f in fromFlags ? `--${kebab(f)}` : configFile && f in fromFile ? `${configFile}: ${f}` : `the default ${f}`);
   return { cfg: mergeConfig(fromFile, fromFlags), source };
+}
+
+/** A progress line's detail: the step as the trace and the report number it (from 0), warm-up named, its time and loss. */
+export function stepDetail(p: { step: number; stepMs: number; loss: number; warmup: boolean }): string {
+  return `step ${p.step}${p.warmup ? ' (warm-up)' : ''}  ${p.stepMs.toFixed(0)} ms  loss ${p.loss.toFixed(4)}`;
 }
 
 export function printSummary(io: CliIO, s: CaptureSummary, losses: number[]): void {
@@ -151,6 +167,9 @@ export function registerCapture(program: Command, io: CliIO): void {
   captureFlags(program.command('capture').argument('[config]', 'a pipeprof.config.json (flags override it)').description('train a plan on stage workers and write its trace'))
     .action(async (configFile: string | undefined, flags: Record<string, unknown>) => {
       const { cfg, source } = resolveCaptureConfig(configFile, flags);
+      // A second capture with the default --out replaces the first run's trace: say so before the work starts.
+      if (!('out' in flags && flags.out !== undefined) && cfg.out === CAPTURE_DEFAULTS.out && fs.existsSync(cfg.out))
+        io.err(`pipeprof: ${cfg.out} exists (an earlier capture); this run replaces it: give --out <file> to keep both\n`);
       const progress = new Progress(io, 'capture');
       // SIGINT or SIGTERM stops the run as a fault does: the trace of the steps so far is kept (a second one exits at once).
       const abort = new AbortController();
@@ -168,7 +187,8 @@ export function registerCapture(program: Command, io: CliIO): void {
           signal: abort.signal,
           onWarning: (w) => io.err(`pipeprof: warning: ${w}\n`),
           fault: faultFromEnv(process.env.PIPEPROF_FAULT),
-          onStep: flags.quiet ? undefined : (p) => progress.update(p.step + 1, p.total, `${p.warmup ? 'warm-up ' : ''}${p.stepMs.toFixed(0)} ms  loss ${p.loss.toFixed(4)}`),
+          onStep: flags.quiet ? undefined : (p) => progress.update(p.step + 1, p.total, stepDetail(p)),
+          onPhase: flags.quiet ? undefined : phaseLine(io, 'capture'),
         });
       } finally {
         process.off('SIGINT', onSignal);

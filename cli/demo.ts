@@ -7,7 +7,7 @@ import type { CaptureConfig } from '../core/config/capture-config';
 import { capture } from '../core/io/capture';
 import type { CliIO } from './io';
 import { Progress } from './io';
-import { flagsToConfig, printSummary } from './capture';
+import { flagsToConfig, phaseLine, printSummary, stepDetail } from './capture';
 import { readTimeline } from '../core/io/read-trace';
 import { buildReport } from '../core/analysis/report';
 import { recommendForTrace } from '../core/recommend/for-trace';
@@ -42,9 +42,10 @@ export function registerDemo(program: Command, io: CliIO): void {
       const t = DEFAULT_OPTIONS.transformer;
       io.err(`pipeprof demo: training the built-in transformer (embedding, ${t.blocks} blocks, LM head over ${t.vocab} tokens) on 2 stage workers\n`);
       const progress = new Progress(io, 'demo');
-      const { summary, result } = await capture(cfg, { onStep: (p) => progress.update(p.step + 1, p.total, `${p.stepMs.toFixed(0)} ms  loss ${p.loss.toFixed(4)}`) });
+      const { summary, result } = await capture(cfg, { onStep: (p) => progress.update(p.step + 1, p.total, stepDetail(p)), onPhase: phaseLine(io, 'demo') });
       printSummary(io, summary, result.losses);
       // What a user does next: read the report, then try the best plan the simulator finds.
+      io.err(`demo: reading ${cfg.out} back and analysing it; then calibrating the timing model on it and ranking plans\n`);
       const timeline = await readTimeline(cfg.out);
       io.out(`\n${formatReport(buildReport(timeline), cfg.out)}\n`);
       const { plans } = recommendForTrace(timeline, cfg.out, { top: 1 });

@@ -43,7 +43,8 @@ export async function run(argv: string[], rawIO: CliIO = processIO): Promise<num
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      // `commander.help` with a non-zero code is the usage printed for a missing command (`pipeprof` alone): bad input.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0)) return EXIT.ok;
       return EXIT.usage;
     }
     if (e instanceof UsageError) {

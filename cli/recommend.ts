@@ -12,7 +12,7 @@ import { checkOutputs, writeOrKeep } from '../core/io/outputs';
 import { expandInputs } from '../core/io/read-trace';
 import { readInputs } from './io';
 import { KINETO_UNITS_PER_MICROBATCH } from '../core/recommend/for-trace';
-import { verificationCandidates, verifyPlans } from '../core/io/verify';
+import { VERIFY_WARMUP_MS, verificationCandidates, verifyPlans } from '../core/io/verify';
 import type { VerifiedPlan } from '../core/io/verify';
 import { predictionText } from '../core/simulate/uncertainty';
 import type { RankedPlan } from '../core/recommend/recommend';
@@ -134,6 +134,7 @@ export function registerRecommend(program: Command, io: CliIO): void {
       if (flags.apply !== undefined) checkOutputs([{ flag: '--apply', file: flags.apply }], (await expandInputs([tracePath])).map((f) => ({ flag: '', file: f })));
 
       const timeline = await readInputs(io, tracePath);
+      if (verify) io.err('recommend: calibrating the timing model on the trace and ranking plans on it\n');
       const found = recommendForTrace(timeline, tracePath, { stages, workers, memoryLimitBytes, top: Math.max(top, verify ?? 0), layers });
       const { measuredMs: measured, traced, tracedRanked } = found;
       let plans = found.plans;
@@ -144,9 +145,12 @@ export function registerRecommend(program: Command, io: CliIO): void {
         // Measured: the best plan of each schedule first, then the next best (see verificationCandidates), and the
         // traced plan in the same alternating rounds, so a slow stretch of the machine lands on all of them.
         const candidates = verificationCandidates(plans, verify);
-        io.err(`verify: running ${candidates.length} plan${candidates.length === 1 ? '' : 's'} and the traced plan for real, alternating (1.5 s warm-up, 4 steps, 2 rounds each)\n`);
+        io.err(`verify: running ${candidates.length} plan${candidates.length === 1 ? "" : "s"} and the traced plan for real on the traced model, 2 rounds in alternating order, each run ${VERIFY_WARMUP_MS / 1000} s of warm-up then 4 steps\n`);
         const progress = new Progress(io, 'verify');
-        const v = await verifyPlans(timeline, candidates, { baseline: traced, onPlan: (k, n) => progress.update(k, n, `run ${k} of ${n}`) });
+        const v = await verifyPlans(timeline, candidates, {
+          baseline: traced,
+          onRun: (r) => progress.update(r.done, r.total, `round ${r.round}, ${r.baseline ? 'the traced plan' : `plan #${r.rank}`}: ${r.ms.toFixed(0)} ms per step`),
+        });
         for (const r of v.plans) verified.set(candidates[r.rank - 1], r);
         baselineMs = v.baselineMs;
         // Verified plans first, fastest measured first; the rest keep the simulator's order.
@@ -190,7 +194,9 @@ export function registerRecommend(program: Command, io: CliIO): void {
             const terms = engineTerms(plans[k].balance, v);
             io.out(`plan #${k + 1}${' '.repeat(Math.max(1, 6 - String(k + 1).length))}in the engines' terms: Megatron ${terms.megatron}; torch ${terms.torch}; DeepSpeed ${terms.deepspeed}\n`);
           }
-        } else if (timeline.origin === 'kineto')
+        } else if (found.tracedShapeOnly)
+          io.out(`note         the trace has no per-layer probe (captured with --no-probe): only schedules and recompute modes at the traced balance and micro-batch count are ranked; capture without --no-probe to search them all\n`);
+        else if (timeline.origin === 'kineto')
           io.out(`note         a PyTorch trace has no per-layer costs: each stage is one unit of work, so plans keep the stages and choose the micro-batch count (in units of 1/${KINETO_UNITS_PER_MICROBATCH} of a traced micro-batch) and the schedule\n`);
         io.out(`model        calibrated on ${tracePath}: the traced plan predicts ${predictionText({ ms: tracedRanked.predictedStepTimeMs, relative: tracedRanked.intervalRelative })}; each interval holds the run's step spread, the fit's residual and the plan's distance from the traced one\n`);
         if (memoryLimitBytes !== undefined) io.out(`memory limit ${formatBytes(memoryLimitBytes)} per stage\n`);

@@ -11,6 +11,8 @@ import { printable } from '../core/io/printable';
 import type { Timeline } from '../core/trace/timeline';
 import type { Report } from '../core/analysis/report';
 import { buildReport, stepOps } from '../core/analysis/report';
+import { analyticBubbleFormula } from '../core/schedule/analytic';
+import { IDLE_COLOR, KIND_COLORS } from '../media/src/palette';
 import type { StepSpread } from '../core/analysis/step-spread';
 import { SLOW_STEP } from '../core/analysis/step-spread';
 import type { BusyKind } from '../core/analysis/utilization';
@@ -117,7 +119,7 @@ export function formatReport(r: Report, file: string): string {
     ...(rule ? [rule] : []),
     `step time   ${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps} measured step${r.measuredSteps === 1 ? '' : 's'})${r.samplesPerSec !== null ? `   ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`,
     ...(r.measuredSteps > 1 ? [`spread      ${spreadText(r.stepTimeSpread)}`] : []),
-    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average: idle ${ms(r.idleMs)} ms + waiting for a peer ${ms(r.waitingMs)} ms; transfer on the wire ${ms(r.transferMs)} ms (exposed, not bubble)${r.analyticBubbleFraction !== null ? `   (analytic for ${p?.schedule ?? 'the schedule'}: ${pct(r.analyticBubbleFraction)})` : ''}`,
+    `bubble      ${pct(r.bubbleFraction)} of each stage's step on average: idle ${ms(r.idleMs)} ms + waiting for a peer ${ms(r.waitingMs)} ms; transfer on the wire ${ms(r.transferMs)} ms (exposed, not bubble)${r.analyticBubbleFraction !== null ? `   (${(p && analyticBubbleFormula(p)) ?? 'analytic'}: ${pct(r.analyticBubbleFraction)})` : ''}`,
     r.overlapFraction === null ? 'overlap     no communication' : `overlap     ${pct(r.overlapFraction)} of ${ms(r.commMs)} ms communication per step hidden under compute (SEND/RECV: their transfer only; their waiting is bubble)`,
     ...(r.allreduceOverlapFraction === null ? [] : [`all-reduce  ${ms(r.allreduceMs)} ms per step (all stages), ${pct(r.allreduceOverlapFraction)} hidden under compute`]),
     `straggler   stage ${r.straggler.stage}: busy ${ms(r.straggler.busyMs)} ms per step, ${pct(r.straggler.overMeanFraction)} over the mean of ${ms(r.straggler.meanBusyMs)} ms`,
@@ -155,9 +157,10 @@ export function chartJsSource(): string {
   return fs.readFileSync(file, 'utf8').replace(/<\/script/gi, '<\\/script').replace(/<!--/g, '<\\!--');
 }
 
-const COLORS: Record<string, string> = { F: '#4e79a7', B: '#f28e2b', W: '#edc948', R: '#76b7b2', OPT: '#59a14f', SEND: '#b07aa1', RECV: '#bab0ac', ALLREDUCE: '#e15759', bubble: '#e0e0e0' };
+/** The pipeline kinds in the legend, coloured as in the webview (media/src/palette.ts: one palette). */
+const COLORS: Record<string, string> = { ...Object.fromEntries((['F', 'B', 'W', 'R', 'OPT', 'SEND', 'RECV', 'ALLREDUCE'] as const).map((k) => [k, KIND_COLORS[k]])), bubble: IDLE_COLOR };
 /** Kinds only a PyTorch (Kineto) trace has; its pages add them to the legend. */
-const KINETO_COLORS: Record<string, string> = { KERNEL: '#9c755f', COMM: '#ff9da7', MEMCPY: '#86bcb6', MEMSET: '#d4a6c8', SYNC: '#8c8c8c' };
+const KINETO_COLORS: Record<string, string> = Object.fromEntries((['KERNEL', 'COMM', 'MEMCPY', 'MEMSET', 'SYNC'] as const).map((k) => [k, KIND_COLORS[k]]));
 
 /** The page's own drawing code: a canvas timeline of one step, chart.js utilization bars and loss curve. */
 const PAGE_SCRIPT = `

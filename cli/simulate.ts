@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../core/config/errors';
 import { smallDivisors, uniformBalance } from '../core/config/capture-config';
+import { choice } from '../core/config/choice';
 import { readTimeline } from '../core/io/read-trace';
 import { writeTimeline } from '../core/io/write-trace';
 import { checkOutputs } from '../core/io/outputs';
@@ -12,7 +13,8 @@ import type { Prediction } from '../core/simulate/uncertainty';
 import { buildReport } from '../core/analysis/report';
 import type { Report } from '../core/analysis/report';
 import { RECOMPUTE_MODES, SCHEDULES, checkChunks } from '../core/schedule/types';
-import type { Plan, RecomputeMode, ScheduleName } from '../core/schedule/types';
+import { analyticBubbleFormula } from '../core/schedule/analytic';
+import type { Plan } from '../core/schedule/types';
 import type { Timeline } from '../core/trace/timeline';
 import type { CliIO } from './io';
 import { pct } from './io';
@@ -57,15 +59,17 @@ export function resolveSimulatePlan(traced: Plan, batch: number, layers: number,
   }
   let schedule = traced.schedule;
   if (flags.schedule !== undefined) {
-    if (!(SCHEDULES as readonly string[]).includes(flags.schedule))
+    const s = choice(flags.schedule, SCHEDULES);
+    if (s === undefined)
       problems.push(`--schedule must be one of ${SCHEDULES.join(', ')} (got ${JSON.stringify(flags.schedule)}); use --schedule ${SCHEDULES.join(' or --schedule ')}`);
-    else schedule = flags.schedule as ScheduleName;
+    else schedule = s;
   }
   let recompute = traced.recompute;
   if (flags.recompute !== undefined) {
-    if (!(RECOMPUTE_MODES as readonly string[]).includes(flags.recompute))
+    const r = choice(flags.recompute, RECOMPUTE_MODES);
+    if (r === undefined)
       problems.push(`--recompute must be one of ${RECOMPUTE_MODES.join(', ')} (got ${JSON.stringify(flags.recompute)}); use e.g. --recompute never`);
-    else recompute = flags.recompute as RecomputeMode;
+    else recompute = r;
   }
   let chunks = traced.chunks ?? 1;
   if (flags.chunks !== undefined) {
@@ -152,7 +156,7 @@ export function formatSimulation(r: SimulateResult, tracePath: string, out?: str
     `            ${fit}`,
     `predicted   ${planText(r.predicted.plan!)}`,
     `step time   ${predictionText(r.prediction)}${p.samplesPerSec !== null ? `   ${p.samplesPerSec.toFixed(1)} samples/s` : ''}`,
-    `bubble      ${pct(p.bubbleFraction)} mean over stages${p.analyticBubbleFraction !== null ? ` (GPipe's (S−1)/(M+S−1): ${pct(p.analyticBubbleFraction)})` : ''}`,
+    `bubble      ${pct(p.bubbleFraction)} mean over stages${p.analyticBubbleFraction !== null ? ` (${analyticBubbleFormula(r.predicted.plan!) ?? 'analytic'}: ${pct(p.analyticBubbleFraction)})` : ''}`,
     line(headers),
     ...rows.map(line),
     ...(out ? [`trace       ${out}  (predicted; opens like a captured one)`] : []),

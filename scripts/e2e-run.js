@@ -269,7 +269,12 @@ function uiChecks(page, watch) {
         return { width: c.width, height: c.height, colours: colours.size };
       });
       if (!paint.width || !paint.height || paint.colours < 5) throw new Error(`the timeline canvas looks blank: ${JSON.stringify(paint)}`);
-      return `timeline canvas ${paint.width}×${paint.height} px, ${paint.colours} colours; summary: ${text.slice(0, 140)}`;
+      // The first view: one representative (median) measured step, rows taller than the 38-px minimum.
+      const caption = (await webview().locator('#panel-timeline .timeline-caption').first().innerText()).trim();
+      if (!/^step \d+: the median of \d+ measured steps?, [\d.]+ ms/.test(caption)) throw new Error(`the timeline does not open on the median step; its caption reads ${JSON.stringify(caption)}`);
+      const rowH = Number(await canvas.getAttribute('data-row-h'));
+      if (!(rowH > 38)) throw new Error(`the timeline's rows do not use the height: ${rowH} px`);
+      return `timeline canvas ${paint.width}×${paint.height} px, ${paint.colours} colours, rows ${rowH} px, ${caption.split(' · ')[0]}; summary: ${text.slice(0, 140)}`;
     },
     async applied() {
       await webview().locator('canvas').first().waitFor({ state: 'visible', timeout: 20_000 });

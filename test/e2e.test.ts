@@ -2,16 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from './helpers';
 
-const CODE_SERVER = path.join(ROOT, '.e2e', 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-const NODE24 = path.join(ROOT, '.e2e', 'node', 'bin', 'node');
-const CHROMIUM = process.env.PIPEPROF_E2E_CHROMIUM || '/usr/bin/chromium';
-const installed = [CODE_SERVER, NODE24, CHROMIUM].every((f) => fs.existsSync(f));
+const { missing } = require(path.join(ROOT, 'scripts', 'e2e-prereqs.js')) as { missing: () => string[] };
+const lacking = missing();
+const installed = lacking.length === 0;
 const required = process.env.PIPEPROF_REQUIRE_E2E === '1';
-const SKIP = 'e2e skipped: code-server/chromium not installed (run scripts/e2e-setup.sh)';
+const SKIP = `e2e skipped: ${lacking.join(', ')} not installed (run bash scripts/e2e-setup.sh)`;
 
 if (!installed && !required) console.log(SKIP);
 

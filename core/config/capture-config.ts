@@ -1,5 +1,6 @@
 // The capture configuration: defaults, merging (defaults < config file < flags), and validation with one line per problem.
 import { BUILTIN_MODELS } from '../model/builtin';
+import { choice } from './choice';
 import { LOSSES } from '../model/types';
 import type { LossKind } from '../model/types';
 import { SCHEDULES, RECOMPUTE_MODES, checkChunks } from '../schedule/types';
@@ -37,6 +38,8 @@ export interface CaptureConfig {
   warmup: number;
   /** Warm-up also lasts at least this long (ms), for the JIT's first seconds; 0: only the `warmup` steps. */
   warmupMs: number;
+  /** After the steps, time each distinct layer at every micro-batch size (the simulator's per-layer costs); false skips it. */
+  probe: boolean;
   optimizer: OptimizerName;
   lr: number;
   /** Score the model with this loss instead of its own (e.g. hinge or l1: non-smooth objectives for PPRS). */
@@ -63,6 +66,7 @@ export const CAPTURE_DEFAULTS: CaptureConfig = {
   steps: 10,
   warmup: 2,
   warmupMs: 0,
+  probe: true,
   optimizer: 'adam',
   lr: 0.001,
   smoothing: 0.01,
@@ -88,6 +92,7 @@ export const CONFIG_FIELDS = {
   steps: 'a positive integer',
   warmup: 'a non-negative integer',
   warmupMs: 'a non-negative number of milliseconds',
+  probe: 'true or false: time each distinct layer after the steps, for the simulator',
   optimizer: `one of ${OPTIMIZERS.join(', ')}`,
   lr: 'a positive number',
   smoothing: 'a non-negative number (PPRS perturbation)',
@@ -115,6 +120,26 @@ export const MAX_MODEL_OPTION = 1_000_000;
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
+/** The fields whose value is one of a fixed list: every parser reads them through `choice`, in any case. */
+export const CHOICE_FIELDS = {
+  schedule: SCHEDULES,
+  recompute: RECOMPUTE_MODES,
+  sync: SYNC_MODES,
+  allreduce: ALLREDUCE_ALGOS,
+  compress: COMPRESSIONS,
+  loss: LOSSES,
+  optimizer: OPTIMIZERS,
+  backend: BACKENDS,
+} as const;
+
+
+/** A partial configuration with every choice field spelled canonically (values that match none are kept, for checkFields to name). */
+export function canonicalChoices<C extends Record<string, unknown>>(raw: C): C {
+  const out: Record<string, unknown> = { ...raw };
+  for (const [k, choices] of Object.entries(CHOICE_FIELDS)) if (k in out) out[k] = choice(out[k], choices as readonly string[]) ?? out[k];
+  return out as C;
+}
+
 /**
  * Checks a partial configuration as read from a file or flags; `source` prefixes each problem
  * (e.g. `pipeprof.config.json: ` or `--`). Returns the problems, one line each.
@@ -125,7 +150,7 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
     problems.push(`${source(field)} must be ${rule} (got ${showValue(value)}); ${fix}`);
   /** A field whose value is one of `choices`. */
   const oneOf = (k: ConfigField, choices: readonly string[], more = '', sep = ', ') => {
-    if (!choices.includes(raw[k] as string)) p(k, CONFIG_FIELDS[k], raw[k], `use ${choices.join(sep)}${more}`);
+    if (choice(raw[k], choices) === undefined) p(k, CONFIG_FIELDS[k], raw[k], `use ${choices.join(sep)}${more}`);
   };
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
@@ -184,6 +209,9 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.warmupMs, v, 'try 1500 (the JIT compiles in the first seconds of a run), or 0');
         else if (v > 3_600_000) p(k, 'at most 3600000 (an hour)', v, 'try 1500 (the JIT compiles in the first seconds of a run)');
         break;
+      case 'probe':
+        if (typeof v !== 'boolean') p(k, CONFIG_FIELDS.probe, v, 'write true (per-layer costs for the simulator) or false (skip them: a faster capture, rougher predictions)');
+        break;
       case 'smoothing':
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) p(k, CONFIG_FIELDS.smoothing, v, 'try 0.01');
         break;
@@ -211,7 +239,7 @@ export function checkFields(raw: Record<string, unknown>, source: (field: string
 export function mergeConfig(file: Partial<CaptureConfig>, flags: Partial<CaptureConfig>): CaptureConfig {
   const out: CaptureConfig = { ...CAPTURE_DEFAULTS };
   for (const layer of [file, flags]) {
-    const defined = Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)) as Partial<CaptureConfig>;
+    const defined = Object.fromEntries(Object.entries(canonicalChoices(layer as Record<string, unknown>)).filter(([, v]) => v !== undefined)) as Partial<CaptureConfig>;
     if (defined.balance !== undefined && defined.stages === undefined) delete out.stages;
     if (defined.stages !== undefined && defined.balance === undefined) delete out.balance;
     Object.assign(out, defined);

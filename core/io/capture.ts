@@ -84,6 +84,8 @@ export interface CaptureOptions {
   signal?: AbortSignal;
   /** One line each: the capture goes on (e.g. its memory estimate is close to the free memory). */
   onWarning?: (line: string) => void;
+  /** Each phase of the run as it starts (workers starting, training, the per-layer probe), for progress lines. */
+  onPhase?: RunOptions['onPhase'];
 }
 
 /** Runs a capture end to end. On a failed run, the partial trace is written and the PipelineError rethrown. */
@@ -106,7 +108,7 @@ export async function capture(cfg: CaptureConfig, opts: CaptureOptions = {}): Pr
       model, plan, batch: cfg.batch, steps: cfg.steps, warmup: cfg.warmup, warmupMs: cfg.warmupMs,
       optimizer: { ...DEFAULT_OPTIMIZER, kind: cfg.optimizer, lr: cfg.lr, smoothing: cfg.smoothing }, backend: cfg.backend, seed: cfg.seed,
       sync: { sync: cfg.sync, allreduce: cfg.allreduce, compress: cfg.compress },
-      trace: opts.trace ?? true, saveWeights: !!cfg.saveWeights, fault: opts.fault, stepTimeoutMs: opts.stepTimeoutMs, onStep: opts.onStep, signal: opts.signal,
+      trace: opts.trace ?? true, probe: (opts.trace ?? true) && cfg.probe !== false, onPhase: opts.onPhase, saveWeights: !!cfg.saveWeights, fault: opts.fault, stepTimeoutMs: opts.stepTimeoutMs, onStep: opts.onStep, signal: opts.signal,
     });
   } catch (e) {
     if (e instanceof PipelineError) {

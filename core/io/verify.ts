@@ -66,7 +66,7 @@ export const VERIFY_WARMUP_MS = 1500;
 export async function verifyPlans(
   t: Timeline,
   plans: RankedPlan[],
-  opts: { steps?: number; rounds?: number; baseline?: Plan; onPlan?: (done: number, total: number) => void } = {},
+  opts: { steps?: number; rounds?: number; baseline?: Plan; onRun?: (p: { done: number; total: number; rank: number; baseline: boolean; round: number; ms: number }) => void } = {},
 ): Promise<Verification> {
   if (!t.model || t.origin === 'kineto')
     throw new UsageError(['--verify runs the plans on the traced model, and this trace does not name a model pipeprof can build (a PyTorch trace, or no model in its pipeprof block); rank without --verify']);
@@ -89,7 +89,7 @@ export async function verifyPlans(
     for (const i of order) {
       const res = await runPipeline({ model, plan: runs[i], batch: t.batch, steps, warmup: 1, warmupMs: VERIFY_WARMUP_MS, optimizer, backend, seed: 0, trace: false, probe: false });
       times[i].push(res.stepTimesMs);
-      opts.onPlan?.(++done, rounds * runs.length);
+      opts.onRun?.({ done: ++done, total: rounds * runs.length, rank: i + 1, baseline: i === plans.length, round: r + 1, ms: median(res.stepTimesMs) });
     }
   }
   const base = opts.baseline ? times[runs.length - 1] : null;

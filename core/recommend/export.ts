@@ -17,10 +17,19 @@
 //   `--pipeline-model-parallel-layout` ('E' embedding, 't' transformer layer, 'L' loss/output, '|' between stages).
 //   Recompute: `--recompute-granularity full --recompute-method uniform --recompute-num-layers 1`.
 // - torch.distributed.pipelining: `pipeline(module, mb_args, split_spec={"<module path>": SplitPoint.BEGINNING})`,
-//   `pipe.build_stage(stage_index, device)`, schedules ScheduleGPipe / Schedule1F1B (one stage per rank) and
-//   ScheduleInterleaved1F1B / ScheduleInterleavedZeroBubble (several), each with `n_microbatches`.
+//   `pipe.build_stage(stage_index, device)`, schedules ScheduleGPipe / Schedule1F1B (PipelineScheduleSingle: one stage
+//   object) and ScheduleInterleaved1F1B / ScheduleInterleavedZeroBubble / ScheduleZBVZeroBubble (PipelineScheduleMulti:
+//   `stages: list[_PipelineStageBase]`, the rank's stages), each with `n_microbatches` (torch/distributed/pipelining/
+//   schedules.py). ScheduleInterleavedZeroBubble is the paper's ZB1P, zb-h1 with the rank's stages looped: given the one
+//   stage of each rank it is pipeprof's zb-h1; ScheduleZBVZeroBubble needs exactly two stages per rank in a V (rank r
+//   holds stages r and 2S−1−r), another plan. The multi-stage schedules run rounds = max(1, ⌊M/S⌋), which must divide M.
+// - Megatron-LM (upstream) and DeepSpeed's TrainSchedule run 1F1B; neither splits B from W (zb-h1: the Zero Bubble
+//   authors' Megatron fork), and neither torchgpipe nor DeepSpeed interleaves model chunks.
 import type { LayerSummary } from '../model/types';
 import { UsageError } from '../config/errors';
+import { choice } from '../config/choice';
+import { analyticBubble } from '../schedule/analytic';
+import type { ScheduleName } from '../schedule/types';
 
 export const EXPORT_FORMATS = ['torchgpipe', 'deepspeed', 'megatron', 'torch-pipelining'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -31,6 +40,8 @@ export interface ExportPlan {
   microbatches: number;
   schedule: string;
   recompute: string;
+  /** interleaved-1f1b: model chunks per stage; balance then lists stages × chunks virtual stages. */
+  chunks?: number;
 }
 
 export interface ExportInput {
@@ -49,13 +60,17 @@ export interface PlanExport {
   /** Python (torchgpipe, deepspeed, torch-pipelining) or command-line flags (megatron), several lines. */
   snippet: string | null;
   problem: string | null;
-  /** The nearest plan the engine can run, when it cannot run this one (Megatron only). */
-  nearest: { balance: number[] } | null;
+  /**
+   * The nearest plan the engine can run, when it cannot run this one exactly: Megatron's equal middle stages (then
+   * `ok` is false), or a schedule the engine does not have (then `ok` is true, the snippet runs this plan and says so).
+   */
+  nearest: { balance: number[]; schedule?: string } | null;
 }
 
 /** `--format` text → a format; anything else is a UsageError listing the formats. */
 export function parseFormat(text: string): ExportFormat {
-  if ((EXPORT_FORMATS as readonly string[]).includes(text)) return text as ExportFormat;
+  const f = choice(text, EXPORT_FORMATS);
+  if (f !== undefined) return f;
   throw new UsageError([`--format must be one of ${EXPORT_FORMATS.join(', ')} (got ${JSON.stringify(text)}); e.g. --format torchgpipe`]);
 }
 
@@ -145,6 +160,41 @@ const TORCH_SCHEDULES: Record<string, string> = { gpipe: 'ScheduleGPipe', '1f1b'
 const microBatchSize = (input: ExportInput): number | null =>
   input.batch !== null && input.batch > 0 && input.batch % input.plan.microbatches === 0 ? input.batch / input.plan.microbatches : null;
 
+/** The plan's analytic bubble beside another schedule's, as "12.5% against the plan's 4.5%", for notes on a schedule an engine lacks. */
+function bubbleAgainst(p: ExportPlan, schedule: ScheduleName): string {
+  const plan = { balance: p.balance, microbatches: p.microbatches, chunks: p.chunks };
+  const theirs = analyticBubble({ ...plan, schedule, chunks: undefined });
+  const ours = analyticBubble({ ...plan, schedule: p.schedule as ScheduleName });
+  const pc = (x: number | null) => (x === null ? '?' : `${(x * 100).toFixed(1)}%`);
+  return `an analytic bubble of ${pc(theirs)} against the plan's ${pc(ours)}`;
+}
+
+/** A note for an engine that runs only 1F1B-like schedules: what of the plan's schedule it cannot express, and the nearest plan. */
+function oneF1BOnly(engine: string, p: ExportPlan, prefix: string): string | null {
+  if (p.schedule === 'zb-h1')
+    return `${prefix}note: ${engine} has no zb-h1 schedule (it does not split the backward into B and W); this runs the nearest plan, the same balance with 1f1b: ${bubbleAgainst(p, '1f1b')}; check it with pipeprof simulate --schedule 1f1b`;
+  return null;
+}
+
+/** The contiguous stages an engine without model chunks runs for an interleaved plan: each stage's v virtual stages joined. */
+function unchunked(p: ExportPlan): number[] {
+  const v = p.chunks ?? 1;
+  const out: number[] = [];
+  for (let k = 0; k < p.balance.length; k += v) out.push(p.balance.slice(k, k + v).reduce((a, b) => a + b, 0));
+  return out;
+}
+
+/** Refuses an interleaved plan (v > 1) for an engine without chunks: rule → values → the nearest plan. */
+function chunksProblem(format: ExportFormat, engine: string, p: ExportPlan): PlanExport | null {
+  const v = p.chunks ?? 1;
+  if (v <= 1) return null;
+  const balance = unchunked(p);
+  return {
+    format, ok: false, snippet: null, nearest: { balance, schedule: '1f1b' },
+    problem: `${format}: ${engine} runs one model chunk per stage, but this plan has ${v} per stage (balance [${p.balance.join(',')}] lists ${p.balance.length} virtual stages); the nearest plan it runs is balance [${balance.join(',')}] with 1f1b: check it with pipeprof simulate --balance ${balance.join(',')} --schedule 1f1b --chunks 1`,
+  };
+}
+
 function torchgpipe(input: ExportInput): string {
   const p = input.plan;
   const lines = [
@@ -154,8 +204,10 @@ function torchgpipe(input: ExportInput): string {
     'from torchgpipe import GPipe',
     `model = GPipe(model, balance=[${p.balance.join(', ')}], chunks=${p.microbatches}, checkpoint=${pyString(RECOMPUTE_GPIPE[p.recompute] ?? p.recompute).replace(/^"([a-z_]+)"$/, "'$1'")})`,
   ];
-  if (p.schedule !== 'gpipe')
-    lines.push(`# note: the plan was ranked with the ${safe(p.schedule)} schedule; torchgpipe always runs GPipe's (all forwards, then all backwards): the same bubble, more activation memory`);
+  if (p.schedule === '1f1b')
+    lines.push("# note: the plan was ranked with the 1f1b schedule; torchgpipe always runs GPipe's (all forwards, then all backwards): the same bubble, more activation memory");
+  else if (p.schedule !== 'gpipe')
+    lines.push(`# note: the plan was ranked with the ${safe(p.schedule)} schedule; torchgpipe always runs GPipe's (all forwards, then all backwards): this runs the nearest plan, the same balance with gpipe, ${bubbleAgainst(p, 'gpipe')} and more activation memory`);
   return lines.join('\n');
 }
 
@@ -199,6 +251,8 @@ function deepspeed(input: ExportInput): string {
     lines.push("# note: DeepSpeed recomputes every micro-batch; pipeprof's except-last keeps the last one's activations: this is the nearest setting");
   if (p.schedule === 'gpipe')
     lines.push("# note: DeepSpeed runs its own 1F1B-style TrainSchedule; the plan was ranked with gpipe (the same bubble, more activation memory)");
+  const zb = oneF1BOnly("DeepSpeed's TrainSchedule", p, '# ');
+  if (zb) lines.push(zb);
   const ds = mbs !== null
     ? `{"train_batch_size": ${input.batch}, "train_micro_batch_size_per_gpu": ${mbs}, "gradient_accumulation_steps": ${p.microbatches}}`
     : `{"gradient_accumulation_steps": ${p.microbatches}}`;
@@ -260,13 +314,26 @@ function megatron(input: ExportInput): PlanExport {
   else lines.push(`# set --micro-batch-size and --global-batch-size so that global / (micro × data-parallel size) = ${p.microbatches} micro-batches`);
   if (p.recompute === 'except-last') lines.push("# note: Megatron recomputes every micro-batch; pipeprof's except-last keeps the last one's activations: this is the nearest setting");
   if (p.schedule === 'gpipe') lines.push('# note: Megatron runs 1F1B (it has no GPipe schedule): the same bubble, less activation memory');
-  return { format: 'megatron', ok: true, snippet: lines.join('\n'), problem: null, nearest: null };
+  const zb = oneF1BOnly('Megatron-LM', p, '# ');
+  if (zb) lines.push(zb);
+  return { format: 'megatron', ok: true, snippet: lines.join('\n'), problem: null, nearest: zb ? { balance: p.balance, schedule: '1f1b' } : null };
 }
 
-function torchPipelining(input: ExportInput): string {
+function torchPipelining(input: ExportInput): PlanExport {
   const p = input.plan;
   const cls = TORCH_SCHEDULES[p.schedule] ?? 'Schedule1F1B';
   const ranges = stageRanges(p.balance);
+  const multi = p.schedule === 'interleaved-1f1b' || p.schedule === 'zb-h1';
+  const v = p.chunks ?? 1;
+  const S = p.balance.length / v;
+  const rounds = Math.max(1, Math.floor(p.microbatches / S));
+  if (multi && p.microbatches % rounds !== 0) {
+    const fit = [S * rounds, S * (rounds + 1)].filter((m) => m > 0);
+    return {
+      format: 'torch-pipelining', ok: false, snippet: null, nearest: null,
+      problem: `torch-pipelining: ${cls} runs max(1, ⌊M/S⌋) rounds, which must divide M, but M = ${p.microbatches} on S = ${S} stages gives ${rounds} rounds; use ${fit.join(' or ')} micro-batches (pipeprof simulate --microbatches ${fit[0]})`,
+    };
+  }
   const lines = [
     "# torch.distributed.pipelining: a split before the first layer of each stage after the first. The names are pipeprof's",
     '# layer names: replace each with the module path of that layer in your model (e.g. "block_4" → "layers.4").',
@@ -277,13 +344,20 @@ function torchPipelining(input: ExportInput): string {
     ...ranges.slice(1).map(([first], i) => `    ${pyString(input.layers[first]?.name ?? `layer ${first}`)}: SplitPoint.BEGINNING,  # stage ${i + 1}: ${stageNames(input.layers, ranges[i + 1])}`),
     '}',
     'pipe = pipeline(model, mb_args=(example_microbatch,), split_spec=split_spec)',
-    'stage = pipe.build_stage(stage_index, device)',
-    `schedule = ${cls}(stage, n_microbatches=${p.microbatches}, loss_fn=loss_fn)`,
+    ...(multi
+      ? [
+          v > 1
+            ? `# ${cls} takes the list of this rank's stages: ${v} model chunks per rank, rank r holding stages r, r + ${S}, …`
+            : `# ${cls} takes the list of this rank's stages: here one per rank${p.schedule === 'zb-h1' ? " (ZB1P on one stage per rank is pipeprof's zb-h1; ScheduleZBVZeroBubble is another plan, two stages per rank in a V)" : ''}`,
+          v > 1 ? `stages = [pipe.build_stage(i, device) for i in range(rank, ${S * v}, ${S})]` : 'stages = [pipe.build_stage(rank, device)]  # rank: this process\'s place in the pipeline group',
+          `schedule = ${cls}(stages, n_microbatches=${p.microbatches}, loss_fn=loss_fn)`,
+        ]
+      : ['stage = pipe.build_stage(rank, device)  # rank: this process\'s place in the pipeline group', `schedule = ${cls}(stage, n_microbatches=${p.microbatches}, loss_fn=loss_fn)`]),
   ];
   if (!TORCH_SCHEDULES[p.schedule]) lines.push(`# note: the plan's schedule ${safe(p.schedule)} has no class here; Schedule1F1B is the nearest`);
   if (p.recompute !== 'never')
     lines.push(`# note: torch.distributed.pipelining has no recompute switch: for recompute ${safe(p.recompute)}, wrap each stage's layers in torch.utils.checkpoint`);
-  return lines.join('\n');
+  return { format: 'torch-pipelining', ok: true, snippet: lines.join('\n'), problem: null, nearest: null };
 }
 
 /** The plan as `format` takes it; a plan the engine cannot run is `ok: false` with the reason and the nearest plan. */
@@ -297,12 +371,12 @@ export function exportPlan(format: ExportFormat, input: ExportInput): PlanExport
   const ok = (snippet: string): PlanExport => ({ format, ok: true, snippet, problem: null, nearest: null });
   switch (format) {
     case 'torchgpipe':
-      return ok(torchgpipe(input));
+      return chunksProblem(format, 'torchgpipe', p) ?? { ...ok(torchgpipe(input)), nearest: p.schedule === 'gpipe' || p.schedule === '1f1b' ? null : { balance: p.balance, schedule: 'gpipe' } };
     case 'deepspeed':
-      return ok(deepspeed(input));
+      return chunksProblem(format, 'DeepSpeed', p) ?? { ...ok(deepspeed(input)), nearest: p.schedule === 'zb-h1' ? { balance: p.balance, schedule: '1f1b' } : null };
     case 'megatron':
       return megatron(input);
     case 'torch-pipelining':
-      return ok(torchPipelining(input));
+      return torchPipelining(input);
   }
 }

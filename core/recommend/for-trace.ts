@@ -111,7 +111,7 @@ export function recommendForTrace(
   timeline: Timeline,
   file: string,
   opts: { stages?: number; workers?: number; memoryLimitBytes?: number; top?: number; layers?: number[] } = {},
-): { plans: RankedPlan[]; measuredMs: number | undefined; costs: CostModel; traced: Plan; tracedRanked: RankedPlan; solve?: LayerSolve } {
+): { plans: RankedPlan[]; measuredMs: number | undefined; costs: CostModel; traced: Plan; tracedRanked: RankedPlan; tracedShapeOnly: boolean; solve?: LayerSolve } {
   let solve: LayerSolve | undefined;
   if (opts.layers) ({ timeline, solve } = kinetoWithLayers(timeline, opts.layers, file));
   else timeline = kinetoAsRecommendable(timeline);
@@ -128,11 +128,12 @@ export function recommendForTrace(
   } catch (e) {
     throw new UsageError([`${file}: ${(e as Error).message}`]);
   }
-  if (timeline.origin !== 'kineto' && !costs.fit?.probed)
-    throw new UsageError([`${file}: the trace has no per-layer probe (pipeprof.layerCosts), so no other balance or micro-batch count can be predicted; capture it again without --no-probe`]);
+  // Without the probe nothing is known of other sizes or of layers on other stages: only the traced shape is searched.
+  const tracedShapeOnly = timeline.origin !== 'kineto' && !costs.fit?.probed;
   const input = {
+    tracedShapeOnly,
     costs, layers: timeline.layers, batch: timeline.batch, traced: timeline.plan,
     stages: opts.stages, workers: opts.workers, memoryLimitBytes: opts.memoryLimitBytes, top: opts.top, model: timeline.model ?? undefined,
   };
-  return { plans: recommend(input), measuredMs, costs, traced: timeline.plan, tracedRanked: rankTraced(input), ...(solve ? { solve } : {}) };
+  return { plans: recommend(input), measuredMs, costs, traced: timeline.plan, tracedRanked: rankTraced(input), tracedShapeOnly, ...(solve ? { solve } : {}) };
 }

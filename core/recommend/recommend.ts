@@ -31,6 +31,11 @@ export interface RecommendInput {
   /** Sync modes the search may choose with replicas (default: step and layerwise; pipelined changes the optimizer's semantics: its updates are one step stale). */
   syncModes?: readonly SyncMode[];
   memoryLimitBytes?: number;
+  /**
+   * Search only the traced balance and micro-batch count (schedules and recompute modes): a trace without the
+   * per-layer probe says nothing of other sizes or of layers on other stages.
+   */
+  tracedShapeOnly?: boolean;
   /** Plans returned, best first (default 5). */
   top?: number;
   /** Metadata for the simulated timelines. */
@@ -215,7 +220,7 @@ export function recommend(input: RecommendInput): RankedPlan[] {
   /** The DP's proxy and its unlimited optimum depend on neither the schedule nor the sync mode: made once per (V, M, samples, recompute). */
   const unlimited = new Map<string, { proxy: PartitionInput; free: ReturnType<typeof optimalPartition> }>();
   for (const { S, R, sync } of shapes)
-  for (const M of divisors(batch)) {
+  for (const M of input.tracedShapeOnly ? [traced.microbatches] : divisors(batch)) {
     if ((batch / M) % R !== 0) continue;
     const samples = batch / M / R;
     for (const { schedule, chunks } of searchSchedules(S, M, L))
@@ -236,8 +241,10 @@ export function recommend(input: RecommendInput): RankedPlan[] {
           : { ok: false as const };
         // The DP optimizes a proxy: the simulator judges its optimum under the limit and without it, their neighbours,
         // the uniform split and the traced one.
-        const balances: number[][] = [uniformBalance(L, V), ...(traced.balance.length === V && (traced.chunks ?? 1) === chunks ? [traced.balance] : [])];
-        for (const r of [limited, free]) if (r.ok) balances.push(r.balance, ...neighbourBalances(r.balance));
+        const tracedFits = traced.balance.length === V && (traced.chunks ?? 1) === chunks;
+        if (input.tracedShapeOnly && !tracedFits) continue;
+        const balances: number[][] = input.tracedShapeOnly ? [traced.balance] : [uniformBalance(L, V), ...(tracedFits ? [traced.balance] : [])];
+        if (!input.tracedShapeOnly) for (const r of [limited, free]) if (r.ok) balances.push(r.balance, ...neighbourBalances(r.balance));
         for (const balance of balances) {
           const plan: Plan = { balance, microbatches: M, schedule, recompute, replicas: R, ...(sync ? { sync } : {}), ...(chunks > 1 ? { chunks } : {}) };
           const key = planKey(plan);

@@ -48,7 +48,12 @@ export interface RunOptions {
   onStep?: (p: { step: number; total: number; loss: number; stepMs: number; warmup: boolean }) => void;
   /** Aborting stops the run as a fault does: a PipelineError with the trace of the steps so far (its reason is the message). */
   signal?: AbortSignal;
+  /** Each phase as it starts, with a line saying what it does: the steps between 'train' and 'probe' report through onStep. */
+  onPhase?: (p: { phase: RunPhase; detail: string }) => void;
 }
+
+/** The phases of a run: workers starting, the steps, the per-layer cost probe. */
+export type RunPhase = 'start' | 'train' | 'probe';
 
 export type Weights = Record<string, Record<string, { shape: number[]; values: Float32Array }>>;
 
@@ -331,11 +336,13 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   let layerCosts: LayerCost[] | undefined;
   let peakFlops: number | undefined;
   try {
+    opts.onPhase?.({ phase: 'start', detail: `starting ${W} stage worker${W === 1 ? '' : 's'} (${backend}): loading the backend, building ${model.layers.length} layers` });
     await all('ready', opts.stepTimeoutMs ? Math.max(opts.stepTimeoutMs, 60_000) : 600_000);
     /** The slowest step so far (the default step timeout grows with it). */
     let slowestMs = 0;
     const warmupMs = opts.steps > 0 ? (opts.warmupMs ?? 0) : 0;
     let firstMs = 0;
+    opts.onPhase?.({ phase: 'train', detail: `training ${warmupSteps ? `${warmupSteps} warm-up step${warmupSteps === 1 ? '' : 's'}${warmupMs ? ` (at least ${(warmupMs / 1000).toFixed(1)} s)` : ''}, then ` : ''}${opts.steps} measured step${opts.steps === 1 ? '' : 's'}, ${plan.microbatches} micro-batches each` });
     for (let t = 0; t < warmupSteps + opts.steps; t++) {
       const startUs = clockUs(t0Ms);
       const a = performance.now();
@@ -363,7 +370,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       opts.onStep?.({ step: t, total, loss, stepMs, warmup });
     }
     if (opts.probe ?? opts.trace) {
-      const probe: ToStage = { type: 'probe', sizes: probeSizes(batch) };
+      const sizes = probeSizes(batch);
+      opts.onPhase?.({ phase: 'probe', detail: `timing each distinct layer at ${sizes.length} micro-batch size${sizes.length === 1 ? '' : 's'} (${sizes.join(', ')} samples) for the simulator; --no-probe skips this` });
+      const probe: ToStage = { type: 'probe', sizes };
       // Workers sharing one GPU probe one at a time (the replicas that do not probe answer at once): probed together,
       // each would time the others' kernels as its own; the shared-GPU model (simulate/shared-gpu) adds the contention.
       const probed: Extract<FromStage, { type: 'costs' }>[] = [];

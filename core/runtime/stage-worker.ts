@@ -588,18 +588,32 @@ async function main(): Promise<void> {
     evictBuffer.fill(evictBuffer[1] + 1);
   }
 
-  /** Timings per layer and size in the cost probe (their median is kept). */
+  /** Timings per layer and size in the cost probe (their median is kept): at most PROBE_RUNS, fewer for slow sizes. */
   const PROBE_RUNS = 5;
+  /**
+   * Time spent on one layer at one size before the probe moves on: small, noisy ops get up to PROBE_RUNS timings, ops
+   * over PROBE_SIZE_MS two, ops over twice that one (their run-to-run spread is a few per cent). This keeps the probe
+   * a fraction of the run (demo: 42 s after 19 s of steps with 5 timings of every layer; see the README).
+   */
+  const PROBE_SIZE_MS = 150;
   /**
    * The cost probe the simulator calibrates from: each layer's forward and backward (dx as the runtime asks for it,
    * and dW) at each size, the median of PROBE_RUNS after a warm-up; and the bytes a forward keeps for its backward.
    */
   async function probe(sizes: number[]): Promise<LayerCost[]> {
     const out: LayerCost[] = [];
+    /** Layers of one shape cost the same (calibration pools them): each is timed once, its twins copy the points. */
+    const timed = new Map<string, LayerCost>();
     for (const [c, ls] of chunkLayers.entries())
     for (const [i, l] of ls.entries()) {
       const spec = l.spec;
       const wantDx = i > 0 || !isFirst(c);
+      const shape = JSON.stringify([spec.config, spec.inputShape, spec.outputShape, spec.inputDtype, spec.weights.map((w) => w.shape), wantDx]);
+      const twin = timed.get(shape);
+      if (twin) {
+        out.push({ ...twin, layer: spec.name, points: twin.points.map((p) => ({ ...p })) });
+        continue;
+      }
       let savedPerSample = 0;
       let pendingPerSample = 0;
       /** Forward, backward (dx and dW), and the split backward's two halves: B (dx, keeping what W needs) and W (dW). */
@@ -645,14 +659,21 @@ async function main(): Promise<void> {
       const points: LayerCost['points'] = [];
       for (const size of sizes) {
         const runs: [number, number, number, number][] = [];
-        for (let r = 0; r < PROBE_RUNS; r++) runs.push(await once(size));
+        const began = nowMs();
+        while (runs.length < PROBE_RUNS) {
+          runs.push(await once(size));
+          const spent = nowMs() - began;
+          if (spent >= PROBE_SIZE_MS && (runs.length >= 2 || spent >= 2 * PROBE_SIZE_MS)) break;
+        }
         // The typical time, not the best: the pipeline runs ops as they typically go, and small memory-bound ones
         // (a weight gradient of 8 samples writes as much as one of 128) vary most (min-of-3 under-predicted the mlp's
         // 8-sample micro-batches by 9–17%, the median by 5–6%).
         const typical = (k: number) => median(runs.map((r) => r[k]));
         points.push({ size, forwardMs: typical(0), backwardMs: typical(1), inputGradMs: typical(2), weightGradMs: typical(3) });
       }
-      out.push({ layer: spec.name, stage, points, savedBytesPerSample: savedPerSample, pendingBytesPerSample: pendingPerSample, paramBytes: 4 * spec.params });
+      const cost = { layer: spec.name, stage, points, savedBytesPerSample: savedPerSample, pendingBytesPerSample: pendingPerSample, paramBytes: 4 * spec.params };
+      timed.set(shape, cost);
+      out.push(cost);
     }
     return out;
   }

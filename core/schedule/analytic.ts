@@ -39,3 +39,20 @@ export function analyticBubble(plan: Pick<Plan, 'balance' | 'microbatches' | 'sc
       return null;
   }
 }
+
+/** Whose formula analyticBubble used for this plan, e.g. "zb-h1's (S−1)/(3M+S−1) with F = B = W": what a report labels the figure with. */
+export function analyticBubbleFormula(plan: Pick<Plan, 'balance' | 'microbatches' | 'schedule' | 'chunks'>): string | null {
+  if (analyticBubble(plan) === null) return null;
+  const short = stageCount(plan) > plan.microbatches;
+  switch (plan.schedule) {
+    case 'gpipe':
+    case '1f1b':
+      return "GPipe's (S−1)/(M+S−1)";
+    case 'interleaved-1f1b':
+      return short && (plan.chunks ?? 1) > 1 ? "interleaved 1F1B's k/(v·M+k), k = (S−1)+(v−1)(S−M)" : "interleaved 1F1B's (S−1)/(v·M+S−1)";
+    case 'zb-h1':
+      return short ? "zb-h1's k/(3M+k), k = (S−1)+(S−M), with F = B = W" : "zb-h1's (S−1)/(3M+S−1) with F = B = W";
+    default:
+      return null;
+  }
+}

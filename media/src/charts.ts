@@ -4,29 +4,16 @@ import type { Report } from '../../core/analysis/report';
 import type { RunView } from './protocol';
 import { KINDS } from './protocol';
 import { label } from './text';
+import { KIND_COLORS } from './palette';
 
 export type Kind = (typeof KINDS)[number];
 
 /** Colours by op kind plus idle, and the text and grid colours: read from the theme's CSS variables by the view. */
 export type Palette = Record<Kind | 'idle' | 'foreground' | 'grid', string>;
 
-/** Dark-theme defaults, used when a CSS variable is missing (and in tests). */
+/** The op kinds' colours (the one palette, media/src/palette.ts) with dark-theme defaults for idle, text and grid (used when a CSS variable is missing, and in tests). */
 export const DEFAULT_PALETTE: Palette = {
-  F: '#3794ff',
-  B: '#89d185',
-  W: '#cca700',
-  R: '#b180d7',
-  SEND: '#d18616',
-  RECV: '#f14c4c',
-  ALLREDUCE: '#29b8db',
-  OPT: '#c5c5c5',
-  KERNEL: '#4ec9b0',
-  COMM: '#f48771',
-  MEMCPY: '#c586c0',
-  MEMSET: '#9cdcfe',
-  SYNC: '#6a6a6a',
-  COMPRESS: '#d7ba7d',
-  DECOMPRESS: '#ce9178',
+  ...KIND_COLORS,
   idle: 'rgba(139, 139, 139, 0.35)',
   foreground: '#cccccc',
   grid: 'rgba(204, 204, 204, 0.15)',

@@ -105,6 +105,6 @@ function diffTable(t: DiffTable): HTMLElement {
     { class: `diff-table diff-${t.key}` },
     h('caption', null, t.caption),
     h('thead', null, h('tr', null, ...t.headers.map((c, i) => h('th', { class: cls(i) }, c)))),
-    h('tbody', null, ...t.rows.map((r) => h('tr', { attrs: { 'data-key': r.key } }, ...r.cells.map((c, i) => h('td', { class: cls(i) }, c))))),
+    h('tbody', null, ...t.rows.map((r) => h('tr', { attrs: { 'data-key': r.key } }, ...r.cells.map((c, i) => h('td', { class: `${cls(i)}${t.delta[i] && r.tone ? ` ${r.tone}` : ''}`.trim() }, c))))),
   );
 }

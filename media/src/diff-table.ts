@@ -2,10 +2,15 @@
 import type { Change, TraceDiff } from '../../core/analysis/diff';
 import { fmtBytes, fmtMs, fmtNum, fmtPct, label } from './text';
 
+/** Whether b's change is a gain or a loss (the delta cells are coloured so), or neither (no change, no direction, unknown). */
+export type Tone = 'better' | 'worse' | '';
+
 export interface DiffRow {
   /** What the row is about (run metric, stage number, op kind): the row's data-key. */
   key: string;
   cells: string[];
+  /** How b's change reads for this row's metric; colours the table's delta columns. */
+  tone?: Tone;
 }
 
 export interface DiffTable {
@@ -14,6 +19,8 @@ export interface DiffTable {
   headers: string[];
   /** Right-aligned (numeric) columns. */
   numeric: boolean[];
+  /** The columns that show a change (b − a, %): coloured by the row's tone. */
+  delta: boolean[];
   rows: DiffRow[];
 }
 
@@ -43,6 +50,18 @@ export function signed(x: number, unit: string, digits = 1): string {
 const rel = (c: Change) => (finite(c.ratio) ? signed(100 * (c.ratio - 1), '%') : '–');
 
 type Unit = 'ms' | 'fraction' | 'rate' | 'bytes' | 'count';
+
+/**
+ * The tone of a change for a metric where `higher` is better (true), lower is (false), or neither (null): changes
+ * under half a per cent of a (or 0.05 percentage points of a fraction) are no change.
+ */
+export function tone(v: unknown, higher: boolean | null, unit: Unit = 'ms'): Tone {
+  const c = ch(v);
+  if (higher === null || !finite(c.delta) || c.delta === 0) return '';
+  const small = unit === 'fraction' ? Math.abs(c.delta) < 0.0005 : finite(c.a) && c.a !== 0 && Math.abs(c.delta / c.a) < 0.005;
+  if (small) return '';
+  return c.delta > 0 === higher ? 'better' : 'worse';
+}
 
 /** a, b, b − a and % of one number, formatted for its unit; fractions change in percentage points and have no %. */
 export function changeCells(v: unknown, unit: Unit): string[] {
@@ -88,14 +107,15 @@ export function diffModel(d: TraceDiff, titles: [string, string]): DiffModel {
     caption: 'Run (per measured step)',
     headers: ['', 'a', 'b', 'b − a', '%'],
     numeric: [false, true, true, true, true],
+    delta: [false, false, false, true, true],
     rows: [
-      { key: 'step', cells: ['step time', ...changeCells(d.stepTimeMs, 'ms')] },
-      { key: 'throughput', cells: ['samples/s', ...changeCells(d.samplesPerSec, 'rate')] },
-      { key: 'bubble', cells: ['bubble', ...changeCells(d.bubbleFraction, 'fraction')] },
-      { key: 'overlap', cells: ['overlap', ...changeCells(d.overlapFraction, 'fraction')] },
-      { key: 'comm', cells: ['communication', ...changeCells(d.commMs, 'ms')] },
+      { key: 'step', cells: ['step time', ...changeCells(d.stepTimeMs, 'ms')], tone: tone(d.stepTimeMs, false) },
+      { key: 'throughput', cells: ['samples/s', ...changeCells(d.samplesPerSec, 'rate')], tone: tone(d.samplesPerSec, true, 'rate') },
+      { key: 'bubble', cells: ['bubble', ...changeCells(d.bubbleFraction, 'fraction')], tone: tone(d.bubbleFraction, false, 'fraction') },
+      { key: 'overlap', cells: ['overlap', ...changeCells(d.overlapFraction, 'fraction')], tone: tone(d.overlapFraction, true, 'fraction') },
+      { key: 'comm', cells: ['communication', ...changeCells(d.commMs, 'ms')], tone: tone(d.commMs, false) },
       { key: 'straggler', cells: ['straggler', `stage ${label(sa.stage)}`, `stage ${label(sb.stage)}`, sa.stage === sb.stage ? 'same stage' : 'moved', ''] },
-      { key: 'straggler-busy', cells: ['straggler busy', ...changeCells(s.busyMs, 'ms')] },
+      { key: 'straggler-busy', cells: ['straggler busy', ...changeCells(s.busyMs, 'ms')], tone: tone(s.busyMs, false) },
     ],
   };
 
@@ -112,21 +132,23 @@ export function diffModel(d: TraceDiff, titles: [string, string]): DiffModel {
     const layers = isObj(st.layers) ? st.layers : {};
     const busy = isObj(st.busyMs) ? st.busyMs : {};
     stageRows.push({ key, cells: [`stage ${label(st.stage)}`, 'layers', span(layers.a), span(layers.b), '', ''] });
-    const metrics: [string, unknown, Unit][] = [
-      ['utilization', st.utilization, 'fraction'],
-      ['bubble', st.bubbleFraction, 'fraction'],
-      ...shown.map((k) => [`${k} ms`, busy[k], 'ms'] as [string, unknown, Unit]),
-      ['busy', st.busyTotalMs, 'ms'],
-      ['communication', st.commMs, 'ms'],
-      ['peak memory', st.peakMemoryBytes, 'bytes'],
+    // [name, change, unit, higher is better]: less time for the same work is better; utilization is the other way.
+    const metrics: [string, unknown, Unit, boolean | null][] = [
+      ['utilization', st.utilization, 'fraction', true],
+      ['bubble', st.bubbleFraction, 'fraction', false],
+      ...shown.map((k) => [`${k} ms`, busy[k], 'ms', false] as [string, unknown, Unit, boolean]),
+      ['busy', st.busyTotalMs, 'ms', false],
+      ['communication', st.commMs, 'ms', false],
+      ['peak memory', st.peakMemoryBytes, 'bytes', false],
     ];
-    for (const [name, c, unit] of metrics) stageRows.push({ key, cells: ['', name, ...changeCells(c, unit)] });
+    for (const [name, c, unit, higher] of metrics) stageRows.push({ key, cells: ['', name, ...changeCells(c, unit)], tone: d.stagesComparable === false ? '' : tone(c, higher, unit) });
   }
   const stages: DiffTable = {
     key: 'stages',
     caption: d.stagesComparable === false ? 'Stages (different stage counts: side by side, no deltas)' : 'Stages (per measured step)',
     headers: ['stage', '', 'a', 'b', 'b − a', '%'],
     numeric: [false, false, true, true, true, true],
+    delta: [false, false, false, false, true, true],
     rows: stageRows,
   };
 
@@ -135,11 +157,13 @@ export function diffModel(d: TraceDiff, titles: [string, string]): DiffModel {
     caption: 'Op kinds (all stages, per measured step)',
     headers: ['op kind', 'count a', 'count b', 'b − a', 'time a', 'time b', 'b − a', '%', 'mean a', 'mean b', '%'],
     numeric: [false, true, true, true, true, true, true, true, true, true, true],
+    // Time per step is what the tone reads (counts change with the plan, neither better nor worse).
+    delta: [false, false, false, false, false, false, true, true, false, false, false],
     rows: arr<Record<string, unknown>>(d.kinds).filter(isObj).map((k) => {
       const [ca, cb, cd] = changeCells(k.count, 'count');
       const [ta, tb, td, tr] = changeCells(k.totalMs, 'ms');
       const [ma, mb, , mr] = changeCells(k.meanMs, 'ms');
-      return { key: label(k.kind, 40), cells: [label(k.kind, 40), ca, cb, cd, ta, tb, td, tr, ma, mb, mr] };
+      return { key: label(k.kind, 40), cells: [label(k.kind, 40), ca, cb, cd, ta, tb, td, tr, ma, mb, mr], tone: tone(k.totalMs, false) };
     }),
   };
 

@@ -7,15 +7,16 @@ import type { TraceDiff } from '../../core/analysis/diff';
 import type { FromWebview, RunView, ToWebview } from './protocol';
 import { ChartsView } from './chart-view';
 import { CompareView } from './compare';
-import { h, replaceChildren } from './dom';
+import { button, h, replaceChildren } from './dom';
 import { RecommendationsView } from './recommendations';
 import { StateStore, TABS } from './state';
 import type { StateApi, Tab } from './state';
 import { summaryParts } from './summary';
-import { label } from './text';
-import { onThemeChange, readTheme } from './theme';
+import { fmtMs, label } from './text';
+import { applyKindColors, onThemeChange, readTheme } from './theme';
 import { TimelineView, showLegendKinds, timelineToolbar } from './timeline';
-import { Viewport } from './timeline-model';
+import { Viewport, representativeStep } from './timeline-model';
+
 
 interface VsCodeApi extends StateApi {
   postMessage(message: FromWebview): void;
@@ -32,6 +33,7 @@ const log = (level: 'info' | 'warn' | 'error', message: string): void => post({ 
 /** Builds the page and starts listening; runs once the document has a body (the host may put the script in <head>). */
 function start(): void {
   const store = new StateStore(vscode);
+  applyKindColors();
   let theme = readTheme();
 
   // Page skeleton.
@@ -41,18 +43,24 @@ function start(): void {
   const errorBox = h('div', { class: 'error', attrs: { role: 'alert', hidden: true } });
 
   const mainViewport = new Viewport();
-  const timeline = new TimelineView(mainViewport, theme);
+  const timeline = new TimelineView(mainViewport, theme, { fill: 1 });
+  /** Compare Two Traces: run b under run a on the Timeline tab, on the same axis. */
+  const timelineB = new TimelineView(mainViewport, theme);
+  timelineB.element.hidden = true;
+  /** The window of the step the view opens on (the median measured step), for the Step button. */
+  let stepWindow: { t0: number; t1: number } | null = null;
+  const stepButton = button('Step', () => stepWindow && mainViewport.set(stepWindow.t0, stepWindow.t1), { secondary: true, title: 'show the median measured step, as the view opens' });
   const sampledNote = h('span', { class: 'sampled', attrs: { hidden: true } }, 'sampled: a very large trace, the timeline shows a sample of its ops');
   let previewRun: { rank: number; run: RunView } | null = null;
   const compare = new CompareView(theme, () => showPrediction(null));
   const charts = new ChartsView(theme);
   const recs = new RecommendationsView(post);
 
-  const mainToolbar = timelineToolbar(mainViewport, [sampledNote]);
+  const mainToolbar = timelineToolbar(mainViewport, [stepButton, sampledNote]);
   const TAB_TITLES: Record<Tab, string> = { timeline: 'Timeline', compare: 'Predicted vs measured', charts: 'Charts', recommendations: 'Recommendations' };
   const panel = (t: Tab, ...children: Node[]) => h('div', { class: 'panel', attrs: { id: `panel-${t}` } }, ...children);
   const panels: Record<Tab, HTMLElement> = {
-    timeline: panel('timeline', mainToolbar, timeline.element),
+    timeline: panel('timeline', mainToolbar, timeline.element, timelineB.element),
     compare: panel('compare', compare.element),
     charts: panel('charts', charts.element),
     recommendations: panel('recommendations', recs.element),
@@ -76,7 +84,10 @@ function start(): void {
     // Panels become visible after the tab element updates: draw and scroll then.
     requestAnimationFrame(() => {
       if (tab === 'charts') charts.render();
-      if (tab === 'timeline') timeline.invalidate();
+      if (tab === 'timeline') {
+        timeline.invalidate();
+        timelineB.invalidate();
+      }
       if (tab === 'compare') compare.invalidate();
       window.scrollTo(0, store.get().scroll[tab] ?? 0);
     });
@@ -94,6 +105,7 @@ function start(): void {
   onThemeChange(() => {
     theme = readTheme();
     timeline.setTheme(theme);
+    timelineB.setTheme(theme);
     compare.setTheme(theme);
     charts.setTheme(theme);
   });
@@ -143,10 +155,27 @@ function start(): void {
     replaceChildren(notice, ...notes);
     sampledNote.hidden = !measured.sampled;
     timeline.setRun(measured);
+    // Compare Two Traces: b under a on the Timeline tab too, each captioned.
+    const b = diff ? msg.predicted : null;
+    timelineB.element.hidden = !b;
+    timelineB.setRun(b ?? null);
+    // Two runs share the window's height: a the upper half, b what is left below it.
+    timeline.setFill(b ? 0.5 : 1);
+    timelineB.setFill(b ? 1 : 0);
     showLegendKinds(mainToolbar, measured);
-    mainViewport.setSpan(timeline.spanMs);
+    mainViewport.setSpan(Math.max(timeline.spanMs, timelineB.spanMs));
+    // The view opens on one representative step: the report's typical (median) measured step, its critical path outlined.
+    const rep = representativeStep(measured.steps, measured.report?.criticalPath?.step);
+    stepWindow = rep ? { t0: rep.t0, t1: rep.t1 } : null;
+    stepButton.hidden = !rep;
+    const shows = rep
+      ? `step ${label(rep.step.step)}${rep.step.warmup ? ' (warm-up)' : ''}: the median of ${rep.among} ${rep.step.warmup ? '' : 'measured '}step${rep.among === 1 ? '' : 's'}, ${fmtMs(rep.step.end - rep.step.start)} · Fit (0) shows the whole run · Step comes back here`
+      : '';
+    timeline.setCaption(b ? `a · ${label(measured.title)}${shows ? ` · ${shows}` : ''}` : shows);
+    timelineB.setCaption(b ? `b · ${label(b.title)}` : '');
     const st = store.get();
     if (st.window) mainViewport.set(st.window.t0, st.window.t1);
+    else if (stepWindow) mainViewport.set(stepWindow.t0, stepWindow.t1);
     else mainViewport.fit();
     charts.setRun(measured);
     recs.set(msg.recommendations ?? []);

@@ -1,6 +1,7 @@
 // The VS Code theme as the canvases need it: colours and font read from computed CSS variables, and a hook for theme changes.
 import type { Palette } from './charts';
 import { DEFAULT_PALETTE } from './charts';
+import { CHANGE_COLORS, KIND_COLORS } from './palette';
 
 /** Opacity of the idle colour (timeline bands, bubble bars, legend swatch in webview.css). */
 export const IDLE_ALPHA = 0.35;
@@ -12,6 +13,8 @@ export interface Theme {
   muted: string;
   grid: string;
   focus: string;
+  /** A change for the worse, the straggler's mark (palette.ts CHANGE_COLORS). */
+  worse: string;
   font: string;
   fontSize: number;
 }
@@ -37,8 +40,9 @@ export function withAlpha(color: string, alpha: number): string {
 /** Reads the --pp-* variables webview.css derives from the --vscode-* theme variables (light, dark and high contrast). */
 export function readTheme(root: HTMLElement = document.documentElement): Theme {
   const style = getComputedStyle(root);
-  const palette = { ...DEFAULT_PALETTE };
-  for (const k of Object.keys(palette) as (keyof Palette)[]) palette[k] = cssVar(style, `--pp-${k}`, DEFAULT_PALETTE[k]);
+  // Op kinds keep the one palette (the HTML report's too); idle, text and grid follow the theme.
+  const palette: Palette = { ...DEFAULT_PALETTE };
+  for (const k of ['idle', 'foreground', 'grid'] as const) palette[k] = cssVar(style, `--pp-${k}`, DEFAULT_PALETTE[k]);
   // Idle is the theme's muted grey, see-through, so it reads as background next to the grey of OPT.
   palette.idle = withAlpha(palette.idle, IDLE_ALPHA);
   const body = getComputedStyle(document.body);
@@ -50,9 +54,15 @@ export function readTheme(root: HTMLElement = document.documentElement): Theme {
     muted: cssVar(style, '--pp-muted', '#9d9d9d'),
     grid: palette.grid,
     focus: cssVar(style, '--pp-focus', '#007fd4'),
+    worse: CHANGE_COLORS.worse,
     font: body.fontFamily || 'sans-serif',
     fontSize,
   };
+}
+
+/** Sets --pp-<kind>, --pp-better and --pp-worse on `root` from the one palette (webview.css colours swatches and diff cells with them). */
+export function applyKindColors(root: HTMLElement = document.documentElement): void {
+  for (const [k, c] of Object.entries({ ...KIND_COLORS, ...CHANGE_COLORS })) root.style.setProperty(`--pp-${k}`, c);
 }
 
 /** Calls fn when VS Code switches theme (it changes the body class and the variables on <html>). Returns a stop function. */

@@ -334,6 +334,29 @@ export function firstMeasuredStart(steps: readonly { start: number; warmup: bool
   return pick.length ? Math.min(...pick.map((s) => s.start)) : 0;
 }
 
+type StepWindow = { step: number; start: number; end: number; warmup: boolean };
+
+/**
+ * The step a view opens on: `preferred` (the report's critical-path step, which is the typical one) when the run has
+ * it, else the measured step of median duration (warm-up steps only when nothing was measured); null without steps.
+ * Returns the step, its window padded by 2% on each side, and how many steps it was chosen among.
+ */
+export function representativeStep(steps: readonly StepWindow[] | null | undefined, preferred?: number | null): { step: StepWindow; t0: number; t1: number; among: number } | null {
+  const list = (steps ?? []).filter((s) => Number.isFinite(s.start) && Number.isFinite(s.end) && s.end > s.start);
+  const measured = list.filter((s) => !s.warmup);
+  const pool = measured.length ? measured : list;
+  if (!pool.length) return null;
+  const byDur = pool.slice().sort((a, b) => a.end - a.start - (b.end - b.start));
+  const step = pool.find((s) => s.step === preferred) ?? byDur[(byDur.length - 1) >> 1];
+  const pad = 0.02 * (step.end - step.start);
+  return { step, t0: step.start - pad, t1: step.end + pad, among: pool.length };
+}
+
+/** Where a label of width `w` centred at x goes so it stays within [lo, hi]: the axis's last tick is not cut off. */
+export function clampLabel(x: number, w: number, lo: number, hi: number): number {
+  return Math.max(lo + w / 2, Math.min(hi - w / 2, x));
+}
+
 /** Tick positions for a time axis: a 1-2-5 step giving labels at least `minPx` apart. */
 export function niceTicks(t0: number, t1: number, widthPx: number, minPx = 80): { step: number; ticks: number[] } {
   const span = t1 - t0;

@@ -7,26 +7,44 @@ import { h, button, replaceChildren } from './dom';
 import type { Theme } from './theme';
 import { fmtBytes, fmtMs, label } from './text';
 import type { TimelineIndex } from './timeline-model';
-import { IDLE, KIND_COUNT, LANE_COUNT, LANE_NAMES, Rects, Viewport, buildIndex, hitTest, layoutBand, niceTicks, toColumns } from './timeline-model';
+import { IDLE, KIND_COUNT, LANE_COUNT, LANE_NAMES, Rects, Viewport, buildIndex, clampLabel, hitTest, layoutBand, niceTicks, toColumns } from './timeline-model';
 
 const GUTTER = 150;
 const RIGHT_PAD = 8;
 const AXIS_H = 22;
+/** Row height at least (the compare view's two timelines use it), and at most when a timeline fills the window. */
 const ROW_H = 38;
+const MAX_ROW_H = 220;
 const COMPUTE_Y = 3;
-const COMPUTE_H = 20;
-const STRIP_H = 4;
 const STRIP_GAP = 1;
 /** Strip under the rows for step numbers. */
 const STEPS_H = 16;
 
-/** y offset (within a row) and height of a lane's band. */
-function laneBox(lane: number): { y: number; h: number } {
-  if (lane === 0) return { y: COMPUTE_Y, h: COMPUTE_H };
-  return { y: COMPUTE_Y + COMPUTE_H + STRIP_GAP + (lane - 1) * (STRIP_H + STRIP_GAP), h: STRIP_H };
+/** y offset (within a row of height rowH) and height of each lane's band: compute takes what the strips leave. */
+function laneBoxes(rowH: number): { y: number; h: number }[] {
+  const strip = rowH >= 70 ? 6 : 4;
+  const compute = rowH - COMPUTE_Y - (LANE_COUNT - 1) * (strip + STRIP_GAP) - 0;
+  return Array.from({ length: LANE_COUNT }, (_, lane) =>
+    lane === 0 ? { y: COMPUTE_Y, h: compute } : { y: COMPUTE_Y + compute + STRIP_GAP + (lane - 1) * (strip + STRIP_GAP), h: strip },
+  );
 }
 
-const LANE_BOXES = Array.from({ length: LANE_COUNT }, (_, lane) => laneBox(lane));
+/** An 8-px diagonal hatch in `color`: idle time (the bubble) reads at a glance, apart from every op colour. */
+function hatch(ctx: CanvasRenderingContext2D, color: string): CanvasPattern | string {
+  const tile = document.createElement('canvas');
+  tile.width = tile.height = 8;
+  const g = tile.getContext('2d');
+  if (!g) return color;
+  g.strokeStyle = color;
+  g.lineWidth = 1.5;
+  g.beginPath();
+  for (const o of [-8, 0, 8]) {
+    g.moveTo(o, 8);
+    g.lineTo(o + 8, 0);
+  }
+  g.stroke();
+  return ctx.createPattern(tile, 'repeat') ?? color;
+}
 
 /** Detail of the 'timeline-draw' event each draw dispatches (the benchmark and tests listen to it). */
 export interface DrawStats {
@@ -74,13 +92,20 @@ export class TimelineView {
   private offset = 0;
   /** The run's step windows, shifted by `offset`. */
   private steps: NonNullable<RunView['steps']> = [];
+  /** Row height of the last draw (fills the window's height when `fill`), and its lanes' boxes. */
+  private rowH = ROW_H;
+  private boxes = laneBoxes(ROW_H);
+  /** Share of the window's height below the canvas top that the rows fill (0: rows of ROW_H). */
+  private fill: number;
+  private idlePattern: { color: string; pattern: CanvasPattern | string } | null = null;
 
   constructor(
     readonly viewport: Viewport,
     theme: Theme,
-    opts: { caption?: string } = {},
+    opts: { caption?: string; fill?: number } = {},
   ) {
     this.theme = theme;
+    this.fill = opts.fill ?? 0;
     this.canvas = h('canvas', { class: 'timeline-canvas', attrs: { tabindex: 0, role: 'img', 'aria-label': 'pipeline timeline' } });
     const ctx = this.canvas.getContext('2d');
     if (!ctx) throw new Error('this webview cannot draw on a canvas (no 2d context)');
@@ -92,7 +117,18 @@ export class TimelineView {
     const ro = new ResizeObserver(() => this.invalidate());
     ro.observe(this.element);
     this.stop.push(() => ro.disconnect());
+    {
+      const onResize = () => this.invalidate();
+      window.addEventListener('resize', onResize);
+      this.stop.push(() => window.removeEventListener('resize', onResize));
+    }
     this.listen();
+  }
+
+  /** Sets the share of the window's height the rows fill (0: fixed rows), e.g. ½ when a second timeline follows. */
+  setFill(share: number): void {
+    this.fill = share;
+    this.invalidate();
   }
 
   setCaption(text: string): void {
@@ -156,7 +192,18 @@ export class TimelineView {
     const width = this.element.clientWidth;
     if (width <= 0) return; // hidden tab: drawn when it shows (the ResizeObserver fires)
     const rows = this.run?.rows.length ?? 0;
-    const height = AXIS_H + Math.max(1, rows) * ROW_H + STEPS_H;
+    // A timeline that fills the window shares its height among the rows (within ROW_H..MAX_ROW_H): no empty page below.
+    const top = this.canvas.getBoundingClientRect().top + window.scrollY;
+    const avail = this.fill * (window.innerHeight - top - 24) - AXIS_H - STEPS_H;
+    const rowH = this.fill > 0 && rows > 0 ? Math.max(ROW_H, Math.min(MAX_ROW_H, Math.floor(avail / rows))) : ROW_H;
+    if (rowH !== this.rowH) {
+      this.rowH = rowH;
+      this.boxes = laneBoxes(rowH);
+    }
+    this.canvas.dataset.rowH = String(rowH);
+    this.canvas.dataset.computeH = String(this.boxes[0].h);
+    const ROW = rowH;
+    const height = AXIS_H + Math.max(1, rows) * ROW + STEPS_H;
     const dpr = window.devicePixelRatio || 1;
     this.cssWidth = width;
     if (this.canvas.width !== Math.round(width * dpr) || this.canvas.height !== Math.round(height * dpr)) {
@@ -193,7 +240,11 @@ export class TimelineView {
     }
     ctx.stroke();
     ctx.textAlign = 'center';
-    for (const tk of ticks) ctx.fillText(tk.toFixed(digits), xOf(tk), AXIS_H / 2);
+    // The labels stay within the plot: the last one is not cut off at the right edge.
+    for (const tk of ticks) {
+      const text = tk.toFixed(digits);
+      ctx.fillText(text, clampLabel(xOf(tk), ctx.measureText(text).width, GUTTER, width - 2), AXIS_H / 2);
+    }
 
     let rectCount = 0;
     let visibleOps = 0;
@@ -202,7 +253,7 @@ export class TimelineView {
     const index = this.index;
     if (!run || !index) {
       ctx.textAlign = 'left';
-      ctx.fillText('no run to show', GUTTER, AXIS_H + ROW_H / 2);
+      ctx.fillText('no run to show', GUTTER, AXIS_H + ROW / 2);
     } else {
       ctx.save();
       ctx.beginPath();
@@ -222,13 +273,17 @@ export class TimelineView {
       }
       ctx.stroke();
       ctx.setLineDash([]);
-      // Rows: idle background of the compute band over the run's span, then the ops of each lane.
+      // Rows: idle background of the compute band over the run's span (tinted and hatched: the bubble), then the ops of each lane.
       const spanX0 = Math.max(GUTTER, xOf(0));
       const spanX1 = Math.min(GUTTER + W, xOf(index.spanMs));
+      if (this.idlePattern?.color !== th.muted) this.idlePattern = { color: th.muted, pattern: hatch(ctx, th.muted) };
+      const computeBox = this.boxes[0];
       for (let r = 0; r < rows; r++) {
-        const y = AXIS_H + r * ROW_H;
+        const y = AXIS_H + r * ROW;
         ctx.fillStyle = th.palette.idle;
-        ctx.fillRect(spanX0, y + COMPUTE_Y, spanX1 - spanX0, COMPUTE_H);
+        ctx.fillRect(spanX0, y + computeBox.y, spanX1 - spanX0, computeBox.h);
+        ctx.fillStyle = this.idlePattern.pattern;
+        ctx.fillRect(spanX0, y + computeBox.y, spanX1 - spanX0, computeBox.h);
         for (let lane = 0; lane < LANE_COUNT; lane++) {
           const band = index.bands[r * LANE_COUNT + lane];
           if (!band.ops.length) continue;
@@ -237,36 +292,88 @@ export class TimelineView {
           visibleOps += lay.visible;
           if (lay.mode === 'buckets') buckets++;
           rectCount += this.rects.length;
-          const box = LANE_BOXES[lane];
+          const box = this.boxes[lane];
           this.drawRects(y + box.y, box.h, lane === 0 && lay.mode === 'ops');
         }
       }
+      this.drawCriticalPath(xOf);
       // Step labels over the lines.
       ctx.fillStyle = th.muted;
       ctx.textAlign = 'left';
       for (const s of dense ? [] : steps) {
         const x = xOf(s.start);
         if (x < GUTTER - 1 || x > GUTTER + W) continue;
-        const xEnd = xOf(s.end);
-        if (xEnd - x > 60) ctx.fillText(`step ${label(s.step)}${s.warmup ? ' (warm-up)' : ''}`, x + 4, height - STEPS_H / 2);
+        // The longest label that fits before the next step starts: none overlaps its neighbour.
+        const room = Math.min(xOf(s.end), GUTTER + W) - x - 8;
+        const text = [`step ${label(s.step)}${s.warmup ? ' (warm-up)' : ''}`, `step ${label(s.step)}`, label(s.step)].find((t) => ctx.measureText(t).width <= room);
+        if (text) ctx.fillText(text, x + 4, height - STEPS_H / 2);
       }
       this.drawHover(xOf);
       ctx.restore();
-      // Row labels in the gutter.
+      // Row labels in the gutter; the straggler's row says so under its name, with a bar in the "worse" colour.
       ctx.textAlign = 'left';
-      ctx.fillStyle = th.foreground;
+      const straggler = this.stragglerRow();
       for (let r = 0; r < rows; r++) {
-        const y = AXIS_H + r * ROW_H;
-        ctx.fillText(this.fit(label(run.rows[r]), GUTTER - 12), 6, y + COMPUTE_Y + COMPUTE_H / 2);
+        const y = AXIS_H + r * ROW;
+        const mid = y + computeBox.y + computeBox.h / 2;
+        ctx.fillStyle = th.foreground;
+        ctx.fillText(this.fit(label(run.rows[r]), GUTTER - 12), 6, r === straggler ? mid - 8 : mid);
+        if (r !== straggler) continue;
+        const over = run.report?.straggler?.overMeanFraction;
+        ctx.fillStyle = th.worse;
+        ctx.fillRect(0, y + computeBox.y, 3, computeBox.h);
+        ctx.fillText(this.fit(`straggler${Number.isFinite(over) ? ` +${(100 * over).toFixed(1)}%` : ''}`, GUTTER - 12), 6, mid + 8);
       }
       if (!index.cols.length) {
         ctx.fillStyle = th.muted;
-        ctx.fillText('this run has no ops', GUTTER + 6, AXIS_H + ROW_H / 2);
+        ctx.fillText('this run has no ops', GUTTER + 6, AXIS_H + ROW / 2);
       }
     }
     const stats: DrawStats = { ms: performance.now() - t, rects: rectCount, ops: visibleOps, rows, buckets, width: W, t0, t1 };
     this.drawn++;
     this.canvas.dispatchEvent(new CustomEvent<DrawStats>('timeline-draw', { bubbles: true, detail: stats }));
+  }
+
+  /** The straggler's row: its stage, when the rows are the report's stages (no replicas); else -1. */
+  private stragglerRow(): number {
+    const r = this.run?.report;
+    const stage = r?.straggler?.stage;
+    if (!r || !Array.isArray(r.stages) || r.stages.length < 2 || r.stages.length !== this.run!.rows.length || typeof stage !== 'number' || !Number.isInteger(stage)) return -1;
+    return stage;
+  }
+
+  /**
+   * Outlines the report's critical path in its step: each compute op on the path boxed in the foreground colour, the
+   * hand-overs between stages as dashed lines (a path of thousands of kernels, a PyTorch trace's, is outlined alone).
+   */
+  private drawCriticalPath(xOf: (ms: number) => number): void {
+    const cp = this.run?.report?.criticalPath;
+    const stepStart = cp ? this.steps.find((s) => s.step === cp.step)?.start : undefined;
+    const rows = this.run?.rows.length ?? 0;
+    // Path ops name stages: drawn when the rows are the stages (no replicas).
+    if (!cp || stepStart === undefined || !Array.isArray(cp.ops) || this.run?.report?.stages?.length !== rows) return;
+    const box = this.boxes[0];
+    const ctx = this.ctx;
+    const path = cp.ops.filter((o) => o.kind !== 'SEND' && o.kind !== 'RECV' && Number.isInteger(o.stage) && o.stage >= 0 && o.stage < rows);
+    ctx.strokeStyle = this.theme.foreground;
+    ctx.lineWidth = 2;
+    for (const o of path) {
+      const x0 = xOf(stepStart + o.startMs);
+      const w = Math.max(2, xOf(stepStart + o.startMs + o.durMs) - x0);
+      ctx.strokeRect(x0 + 1, AXIS_H + o.stage * this.rowH + box.y + 1, w - 2, box.h - 2);
+    }
+    if (path.length > 500) return;
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath();
+    for (let i = 1; i < path.length; i++) {
+      const a = path[i - 1];
+      const b = path[i];
+      if (a.stage === b.stage) continue;
+      ctx.moveTo(xOf(stepStart + a.startMs + a.durMs), AXIS_H + a.stage * this.rowH + box.y + box.h / 2);
+      ctx.lineTo(xOf(stepStart + b.startMs), AXIS_H + b.stage * this.rowH + box.y + box.h / 2);
+    }
+    ctx.stroke();
+    ctx.setLineDash([]);
   }
 
   /** Number of draws so far (for tests). */
@@ -308,12 +415,12 @@ export class TimelineView {
     const { op, band } = this.hover;
     const c = this.index.cols;
     const b = this.index.bands[band];
-    const box = laneBox(b.lane);
+    const box = this.boxes[b.lane];
     const x0 = xOf(c.start[op]);
     const w = Math.max(2, c.dur[op] * this.scale());
     this.ctx.strokeStyle = this.theme.focus;
     this.ctx.lineWidth = 2;
-    this.ctx.strokeRect(x0, AXIS_H + b.row * ROW_H + box.y - 1, w, box.h + 2);
+    this.ctx.strokeRect(x0, AXIS_H + b.row * this.rowH + box.y - 1, w, box.h + 2);
   }
 
   /** Cuts text to fit `max` pixels with an ellipsis. */
@@ -332,12 +439,12 @@ export class TimelineView {
   /** The band and time under a point of the canvas (CSS pixels), or null outside the plot. */
   private locate(x: number, y: number): { band: number; t: number } | null {
     if (!this.run || x < GUTTER || y < AXIS_H) return null;
-    const r = Math.floor((y - AXIS_H) / ROW_H);
+    const r = Math.floor((y - AXIS_H) / this.rowH);
     if (r < 0 || r >= this.run.rows.length) return null;
-    const within = y - AXIS_H - r * ROW_H;
+    const within = y - AXIS_H - r * this.rowH;
     let lane = -1;
     for (let l = 0; l < LANE_COUNT; l++) {
-      const b = laneBox(l);
+      const b = this.boxes[l];
       if (within >= b.y - 1 && within <= b.y + b.h + 1) lane = l;
     }
     if (lane < 0) return null;
@@ -459,7 +566,8 @@ export function timelineToolbar(viewport: Viewport, extra: (Node | string)[] = [
     ...KINDS.map((k) =>
       h('span', { class: 'legend-item', title: kindTitle(k), attrs: { 'data-kind': k, hidden: GPU_KINDS.includes(k) } }, h('span', { class: `swatch kind-${k}` }), k),
     ),
-    h('span', { class: 'legend-item', title: 'no compute on the stage' }, h('span', { class: 'swatch kind-idle' }), 'idle'),
+    h('span', { class: 'legend-item', title: 'no compute on the stage: the bubble' }, h('span', { class: 'swatch kind-idle' }), 'idle (bubble)'),
+    h('span', { class: 'legend-item', title: 'the ops that set the step time, in the report’s typical step' }, h('span', { class: 'swatch critical-path' }), 'critical path'),
   );
   return h(
     'div',

@@ -57,7 +57,7 @@ test('text report: a summary and one row per stage', async () => {
   assert.match(r.out, /^step time {3}[\d.]+ ms \(median of 3 measured steps\) {3}[\d.]+ samples\/s$/m);
   // Three measured steps: their range, and the slow ones (a real run on a shared machine may have one or none).
   assert.match(r.out, /^spread {6}[\d.]+–[\d.]+ ms \([\d.]+% of the median\); (no step ≥ 10% over the median|steps? \d+(, \d+)* took ≥ 10% over the median \(the machine was busy, or the run still warming up: measure again, or warm up longer: --warmup, --warmup-ms\))$/m);
-  assert.match(r.out, /^bubble {6}[\d.]+% of each stage's step on average: idle [\d.]+ ms \+ waiting for a peer [\d.]+ ms; transfer on the wire [\d.]+ ms \(exposed, not bubble\) {3}\(analytic for 1f1b: 33\.3%\)$/m);
+  assert.match(r.out, /^bubble {6}[\d.]+% of each stage's step on average: idle [\d.]+ ms \+ waiting for a peer [\d.]+ ms; transfer on the wire [\d.]+ ms \(exposed, not bubble\) {3}\(GPipe's \(S−1\)\/\(M\+S−1\): 33\.3%\)$/m);
   assert.match(r.out, /^overlap {5}[\d.]+% of [\d.]+ ms communication/m);
   assert.match(r.out, /^straggler {3}stage [01]: busy/m);
   assert.match(r.out, /^stage +util +bubble +idle ms +wait ms +xfer ms +F ms +B ms +OPT ms +comm ms +overlap +peak memory +GFLOP\/s$/m);

@@ -77,3 +77,58 @@ test('help lists every capture flag with its default', async () => {
   assert.match(top.out, /capture \[options\] \[config\]/);
   assert.match(top.out, /demo/);
 });
+
+test('pipeprof with no command prints the usage on stderr and exits 2', async () => {
+  const r = await cli([]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /^Usage: pipeprof \[options\] \[command\]/);
+  assert.match(r.err, /capture \[options\] \[config\]/);
+  assert.equal((await cli(['--help'])).code, 0, '--help asked for is not an error');
+});
+
+test('a default that breaks a rule is named once, as the default: "the default batch 32", not "batch (default 32) 32"', async () => {
+  const r = await cli(['capture', '--microbatches', '5', '--out', path.join(tmpdir(), 't.pptrace.json')]);
+  assert.equal(r.code, 2);
+  assert.equal(r.err.trim(), 'pipeprof: the default batch 32 is not divisible by microbatches 5; use --microbatches 4 (divisors of 32: 1, 2, 4, 8, 16, 32)');
+});
+
+test('schedules and other choices are read in any case, in flags and config files alike', async () => {
+  const dir = tmpdir();
+  const cfg = path.join(dir, 'pipeprof.config.json');
+  fs.writeFileSync(cfg, JSON.stringify({ model: 'mlp', schedule: 'GPipe', recompute: 'NEVER', optimizer: 'SGD' }));
+  // A cross-field problem is the only one left: the choices passed, spelled as they were.
+  const r = await cli(['capture', cfg, '--schedule', '1F1B', '--sync', 'Step', '--batch', '30', '--microbatches', '4']);
+  assert.equal(r.code, 2);
+  assert.deepEqual(r.err.trim().split('\n'), ['pipeprof: --batch 30 is not divisible by microbatches 4; use --microbatches 3 (divisors of 30: 1, 2, 3, 5, 6, 10, 15, 30)']);
+  const { mergeConfig } = await import('../../core/config/capture-config');
+  const merged = mergeConfig({ schedule: 'GPipe' as never, optimizer: 'SGD' as never }, { schedule: 'ZB-H1' as never, backend: 'WASM' as never });
+  assert.deepEqual([merged.schedule, merged.optimizer, merged.backend], ['zb-h1', 'sgd', 'wasm']);
+  const bad = await cli(['capture', '--schedule', '1f2b']);
+  assert.match(bad.err, /--schedule must be one of gpipe, 1f1b, interleaved-1f1b, zb-h1 \(got "1f2b"\)/);
+});
+
+test('capture over an earlier default run.pptrace.json says so on stderr; the progress lines number steps as the trace and report do', async () => {
+  const dir = tmpdir();
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    const cfg = path.join(dir, 'tiny.config.json');
+    fs.writeFileSync(cfg, JSON.stringify({ model: { name: 'mlp', width: 16, depth: 4 }, stages: 2, batch: 8, microbatches: 2, steps: 2, warmup: 1 }));
+    const first = await cli(['capture', cfg]);
+    assert.equal(first.code, 0, first.err);
+    assert.doesNotMatch(first.err, /exists/);
+    assert.ok(fs.existsSync(path.join(dir, 'run.pptrace.json')));
+    // Steps 0 (warm-up), 1 and 2, as the trace numbers them.
+    const steps = [...first.err.matchAll(/^capture \[[█░]+\] (\d)\/3 step (\d)( \(warm-up\))?/gm)].map((m) => [Number(m[1]), Number(m[2]), !!m[3]]);
+    assert.deepEqual(steps, [[1, 0, true], [2, 1, false], [3, 2, false]]);
+    const trace = JSON.parse(fs.readFileSync(path.join(dir, 'run.pptrace.json'), 'utf8'));
+    assert.deepEqual(trace.pipeprof.steps.map((s: { step: number; warmup: boolean }) => [s.step, s.warmup]), [[0, true], [1, false], [2, false]]);
+    const second = await cli(['capture', cfg, '--quiet']);
+    assert.equal(second.code, 0);
+    assert.equal(second.err, 'pipeprof: run.pptrace.json exists (an earlier capture); this run replaces it: give --out <file> to keep both\n');
+    const third = await cli(['capture', cfg, '--quiet', '--out', 'run.pptrace.json']);
+    assert.equal(third.err, '', 'an --out given on purpose is not warned about');
+  } finally {
+    process.chdir(cwd);
+  }
+});

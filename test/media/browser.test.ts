@@ -103,7 +103,7 @@ test('the webview draws a run under the strict CSP, reports no violation, and sh
     shown = (await page.locator('#panel-timeline .timeline-tooltip:not([hidden])').count()) > 0;
   }
   assert.ok(shown, 'hovering row 0 shows a tooltip');
-  const tip = page.locator('#panel-timeline .timeline-tooltip');
+  const tip = page.locator('#panel-timeline .timeline-tooltip').first();
   assert.match((await tip.textContent()) ?? '', /<img src=x onerror=alert\(1\)>/);
   assert.equal(await tip.locator('img, script').count(), 0);
 

@@ -76,3 +76,21 @@ test('diffModel keeps hostile names as plain text (label: no control or bidi cha
   assert.equal(broken.plan, '');
   assert.deepEqual(broken.notes, []);
 });
+
+test('tone: a change reads better or worse by the metric\'s direction; tiny changes and unknowns are neither', async () => {
+  const { tone } = await import('../../media/src/diff-table');
+  const c = (a: number, b: number) => ({ a, b, delta: b - a, ratio: b / a });
+  assert.equal(tone(c(10, 8), false), 'better', 'a shorter step');
+  assert.equal(tone(c(10, 12), false), 'worse');
+  assert.equal(tone(c(100, 120), true, 'rate'), 'better', 'more samples/s');
+  assert.equal(tone(c(0.3, 0.2), false, 'fraction'), 'better', 'less bubble');
+  assert.equal(tone(c(10, 10.04), false), '', 'under half a per cent');
+  assert.equal(tone(c(0.3, 0.3004), false, 'fraction'), '', 'under 0.05 pp');
+  assert.equal(tone({ a: null, b: 3, delta: null, ratio: null }, false), '');
+  assert.equal(tone(c(1, 2), null), '', 'counts have no direction');
+  const d = diffRuns(syntheticTimeline({ events: 600, stages: 2, microbatches: 4 }), syntheticTimeline({ events: 600, stages: 2, microbatches: 8 }));
+  const run = diffModel(d, ['a', 'b']).tables[0];
+  const step = run.rows.find((r) => r.key === 'step')!;
+  assert.equal(step.tone, d.stepTimeMs.delta! < 0 ? 'better' : 'worse');
+  assert.deepEqual(run.delta, [false, false, false, true, true]);
+});

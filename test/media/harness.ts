@@ -201,7 +201,7 @@ const PAGE_TOOLS = `// Page-side tools of the pipeprof webview harness: zoom, dr
       await frame();
       var box = canvas.getBoundingClientRect();
       var plotW = box.width - GUTTER - RIGHT;
-      var cx = box.left + GUTTER + plotW / 2, cy = box.top + AXIS + COMPUTE_MID;
+      var cx = box.left + GUTTER + plotW / 2, cy = box.top + AXIS + (Number(canvas.dataset.computeH) || 2 * (COMPUTE_MID - 3)) / 2 + 3;
       if (frac < 1) canvas.dispatchEvent(new WheelEvent('wheel', { deltaY: Math.log(frac) / 0.0015, clientX: cx, clientY: cy, bubbles: true, cancelable: true }));
       await frame(); await frame();
       var amp = Math.min(300, (0.4 * (1 - frac) * plotW) / frac);
@@ -221,7 +221,9 @@ const PAGE_TOOLS = `// Page-side tools of the pipeprof webview harness: zoom, dr
     /** Page coordinates of the compute band of row r at fraction f of the plot width. */
     point: function (r, f, tab) {
       var box = canvasOf(tab).getBoundingClientRect();
-      return { x: box.left + GUTTER + f * (box.width - GUTTER - RIGHT), y: box.top + AXIS + r * ROW + COMPUTE_MID };
+      // The row height is the canvas's own (a timeline that fills the window grows its rows).
+      var c = canvasOf(tab), row = Number(c.dataset.rowH) || ROW, mid = (Number(c.dataset.computeH) || 2 * (COMPUTE_MID - 3)) / 2 + 3;
+      return { x: box.left + GUTTER + f * (box.width - GUTTER - RIGHT), y: box.top + AXIS + r * row + mid };
     },
   };
 })();

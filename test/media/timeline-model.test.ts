@@ -73,7 +73,7 @@ test('buildIndex groups ops by row and lane, sorts each band by start and skips 
   assert.deepEqual(band(0, 0), [5], 'OPT is compute');
   assert.equal(idx.spanMs, 10);
   assert.deepEqual(Array.from(idx.bands[1 * LANE_COUNT].endMax), [2, 6]);
-  assert.deepEqual(LANE_OF_KIND, [0, 0, 0, 0, 1, 2, 3, 0, 0, 3, 3, 3, 0, 0]);
+  assert.deepEqual(LANE_OF_KIND, [0, 0, 0, 0, 1, 2, 3, 0, 0, 3, 3, 3, 0, 0, 3]);
 });
 
 test('lowerBound and upperBound', () => {
@@ -246,4 +246,25 @@ test('firstMeasuredStart: the first non-warm-up step, else the first step, else 
   assert.equal(firstMeasuredStart([{ start: 5, warmup: true }, { start: 9, warmup: true }]), 5);
   assert.equal(firstMeasuredStart([]), 0);
   assert.equal(firstMeasuredStart(undefined), 0);
+});
+
+test('representativeStep: the preferred (typical) step, else the measured step of median duration, padded 2%; warm-up only when nothing was measured', async () => {
+  const { representativeStep, clampLabel } = await import('../../media/src/timeline-model');
+  const steps = [
+    { step: 0, start: 0, end: 300, warmup: true },
+    { step: 1, start: 300, end: 400, warmup: true },
+    { step: 2, start: 400, end: 510, warmup: false },
+    { step: 3, start: 510, end: 600, warmup: false },
+    { step: 4, start: 600, end: 700, warmup: false },
+  ];
+  // Durations 110, 90, 100: the median is step 4's 100 ms; the 300-ms warm-up step is never picked.
+  assert.deepEqual(representativeStep(steps), { step: steps[4], t0: 598, t1: 702, among: 3 });
+  assert.equal(representativeStep(steps, 3)!.step.step, 3);
+  assert.equal(representativeStep(steps, 0)!.step.step, 4, 'a preferred warm-up step is not among the measured ones');
+  assert.equal(representativeStep(steps.slice(0, 2))!.step.step, 1, 'only warm-up steps: the median of those (of two, the shorter)');
+  assert.equal(representativeStep([]), null);
+  // The last axis label is moved left to fit, not cut: centred at 995 with width 40 in [150, 1000] → 980.
+  assert.equal(clampLabel(995, 40, 150, 1000), 980);
+  assert.equal(clampLabel(500, 40, 150, 1000), 500);
+  assert.equal(clampLabel(151, 40, 150, 1000), 170);
 });

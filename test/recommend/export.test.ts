@@ -135,8 +135,15 @@ test('torch-pipelining: a SplitPoint.BEGINNING at the first layer of each later 
   assert.ok(l.includes('# stage 0: embedding … block_1 (3 layers)'));
   assert.ok(l.includes('schedule = ScheduleGPipe(stage, n_microbatches=4, loss_fn=loss_fn)'));
   assert.match(e.snippet!, /pipeprof's\n# layer names: replace each with the module path of that layer in your model/);
-  for (const [schedule, cls] of [['1f1b', 'Schedule1F1B'], ['interleaved-1f1b', 'ScheduleInterleaved1F1B'], ['zb-h1', 'ScheduleInterleavedZeroBubble']])
-    assert.match(exportPlan('torch-pipelining', { plan: plan([5, 5], { schedule }), layers: transformer, batch: 8 }).snippet!, new RegExp(`^schedule = ${cls}\\(stage, n_microbatches=4`, 'm'));
+  // One stage per rank: PipelineScheduleSingle takes the stage object itself.
+  assert.match(exportPlan('torch-pipelining', { plan: plan([5, 5], { schedule: '1f1b' }), layers: transformer, batch: 8 }).snippet!, /^schedule = Schedule1F1B\(stage, n_microbatches=4/m);
+  // PipelineScheduleMulti takes the list of the rank's stages: torch would raise on a single stage object.
+  for (const [schedule, cls] of [['interleaved-1f1b', 'ScheduleInterleaved1F1B'], ['zb-h1', 'ScheduleInterleavedZeroBubble']]) {
+    const snippet = exportPlan('torch-pipelining', { plan: plan([5, 5], { schedule }), layers: transformer, batch: 8 }).snippet!;
+    assert.match(snippet, /^stages = \[pipe\.build_stage\(rank, device\)\]/m, snippet);
+    assert.match(snippet, new RegExp(`^schedule = ${cls}\\(stages, n_microbatches=4`, 'm'));
+    assert.doesNotMatch(snippet, /\(stage,/);
+  }
   assert.match(exportPlan('torch-pipelining', { plan: plan([5, 5], { recompute: 'always' }), layers: transformer, batch: 8 }).snippet!, /# note: torch.distributed.pipelining has no recompute switch/);
 });
 
@@ -156,4 +163,50 @@ test('names from a trace cannot break out of a string or a comment', () => {
 test('a balance that does not cover the model is refused with the rule, the values and the fix', () => {
   assert.throws(() => exportPlan('torchgpipe', { plan: plan([3, 3]), layers: mlp, batch: 8 }), /^Error: balance has 6 layers but the model has 8 \(balance: \[3,3\]\); export a plan ranked for this model$/);
   assert.throws(() => exportPlan('deepspeed', { plan: plan([0, 8]), layers: mlp, batch: 8 }), /balance must list at least one layer per stage \(balance: \[0,8\]\)/);
+});
+
+test('zb-h1 in torch-pipelining: ScheduleInterleavedZeroBubble over the list of the rank\'s one stage, not ZBV; its rounds must divide M', () => {
+  const e = exportPlan('torch-pipelining', { plan: plan([7, 3], { schedule: 'zb-h1', microbatches: 2 }), layers: transformer, batch: 8 });
+  assert.equal(e.ok, true);
+  assert.ok(lines(e.snippet).includes('schedule = ScheduleInterleavedZeroBubble(stages, n_microbatches=2, loss_fn=loss_fn)'), e.snippet!);
+  assert.match(e.snippet!, /ScheduleZBVZeroBubble is another plan, two stages per rank in a V/);
+  // Interleaved: the rank's v chunks, r, r + S, …
+  const i = exportPlan('torch-pipelining', { plan: plan([3, 2, 3, 2], { schedule: 'interleaved-1f1b', chunks: 2 }), layers: transformer, batch: 8 });
+  assert.ok(lines(i.snippet).includes('stages = [pipe.build_stage(i, device) for i in range(rank, 4, 2)]'), i.snippet!);
+  // 7 micro-batches on 3 stages: torch runs ⌊7/3⌋ = 2 rounds, which do not divide 7.
+  const bad = exportPlan('torch-pipelining', { plan: plan([4, 3, 3], { schedule: 'zb-h1', microbatches: 7 }), layers: transformer, batch: 14 });
+  assert.equal(bad.ok, false);
+  assert.equal(bad.problem, 'torch-pipelining: ScheduleInterleavedZeroBubble runs max(1, ⌊M/S⌋) rounds, which must divide M, but M = 7 on S = 3 stages gives 2 rounds; use 6 or 9 micro-batches (pipeprof simulate --microbatches 6)');
+});
+
+test('Megatron and DeepSpeed run 1F1B: a zb-h1 plan exports with a note saying so, the bubbles of both, and the nearest plan', () => {
+  for (const format of ['megatron', 'deepspeed'] as const) {
+    const e = exportPlan(format, { plan: plan([7, 3], { schedule: 'zb-h1', microbatches: 2 }), layers: transformer, batch: 8 });
+    assert.equal(e.ok, true, format);
+    assert.deepEqual(e.nearest, { balance: [7, 3], schedule: '1f1b' }, format);
+    // S = 2, M = 2: 1F1B's (S−1)/(M+S−1) = 1/3; zb-h1's (S−1)/(3M+S−1) = 1/7.
+    assert.match(e.snippet!, /^# note: .* has no zb-h1 schedule \(it does not split the backward into B and W\); this runs the nearest plan, the same balance with 1f1b: an analytic bubble of 33\.3% against the plan's 14\.3%/m, format);
+    assert.equal(exportPlan(format, { plan: plan([7, 3], { schedule: '1f1b', microbatches: 2 }), layers: transformer, batch: 8 }).nearest, null, format);
+  }
+});
+
+test('torchgpipe runs GPipe: "the same bubble" only for 1f1b; zb-h1 and interleaved plans get their bubble against GPipe\'s', () => {
+  const one = exportPlan('torchgpipe', { plan: plan([5, 5], { schedule: '1f1b' }), layers: transformer, batch: 8 });
+  assert.match(one.snippet!, /the same bubble, more activation memory/);
+  const zb = exportPlan('torchgpipe', { plan: plan([7, 3], { schedule: 'zb-h1', microbatches: 2 }), layers: transformer, batch: 8 });
+  assert.doesNotMatch(zb.snippet!, /the same bubble/);
+  assert.match(zb.snippet!, /the same balance with gpipe, an analytic bubble of 33\.3% against the plan's 14\.3%/);
+  assert.deepEqual(zb.nearest, { balance: [7, 3], schedule: 'gpipe' });
+  // Model chunks: neither torchgpipe nor DeepSpeed has them; the nearest plan joins each stage's chunks.
+  for (const format of ['torchgpipe', 'deepspeed'] as const) {
+    const e = exportPlan(format, { plan: plan([3, 2, 3, 2], { schedule: 'interleaved-1f1b', chunks: 2 }), layers: transformer, batch: 8 });
+    assert.equal(e.ok, false);
+    assert.deepEqual(e.nearest, { balance: [5, 5], schedule: '1f1b' });
+    assert.match(e.problem!, /runs one model chunk per stage, but this plan has 2 per stage \(balance \[3,2,3,2\] lists 4 virtual stages\); the nearest plan it runs is balance \[5,5\] with 1f1b/);
+  }
+});
+
+test('--format is read in any case', () => {
+  assert.equal(parseFormat('Torch-Pipelining'), 'torch-pipelining');
+  assert.equal(parseFormat('DEEPSPEED'), 'deepspeed');
 });

@@ -44,6 +44,17 @@ test('simulate with no flags replays the traced plan and reports step time, bubb
   assert.equal(out.match(/^ {2}[012] {6}/gm)?.length, 3);
 });
 
+test('the analytic bubble is labelled with the plan\'s own schedule\'s formula; --schedule is read in any case', async () => {
+  const file = tracedFile();
+  // S = 3, M = 4: zb-h1's (S−1)/(3M+S−1) = 2/14; GPipe's would be 2/6.
+  const { out } = await simulateCli(['simulate', file, '--schedule', 'ZB-H1']);
+  assert.match(out, /^predicted {3}balance \[2,1,3\], 4 micro-batches, zb-h1,/m);
+  assert.match(out, /^bubble {6}[\d.]+% mean over stages \(zb-h1's \(S−1\)\/\(3M\+S−1\) with F = B = W: 14\.3%\)/m);
+  assert.doesNotMatch(out, /GPipe's/);
+  const il = await simulateCli(['simulate', file, '--schedule', 'Interleaved-1F1B', '--chunks', '2', '--balance', '1,1,1,1,1,1']);
+  assert.match(il.out, /\(interleaved 1F1B's \(S−1\)\/\(v·M\+S−1\): 20\.0%\)/);
+});
+
 test('--json prints the predicted run\'s report under report --json\'s names; flags change the plan', async () => {
   const file = tracedFile();
   const { out } = await simulateCli(['simulate', file, '--balance', '3,2,1', '--microbatches', '8', '--schedule', 'gpipe', '--recompute', 'always', '--json']);

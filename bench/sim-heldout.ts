@@ -20,8 +20,14 @@ const seed = args.has('seed') ? Number(args.get('seed')) : Math.floor(Math.rando
 const modelCount = Number(args.get('models') ?? 4);
 const perModel = Number(args.get('plans') ?? 5);
 const rounds = Number(args.get('rounds') ?? 2);
+/** Each measurement runs at least this many steps, and as many more as fill measureMs (short steps are noisy here). */
 const steps = Number(args.get('steps') ?? 4);
+const measureMs = Number(args.get('measure-ms') ?? 1500);
 const calibrationSteps = Number(args.get('calibration-steps') ?? 10);
+const calibrationMs = Number(args.get('calibration-ms') ?? 3000);
+const MAX_STEPS = 100;
+/** Steps that fill `ms` at a typical step of `stepMs`, at least `least`. */
+const stepsFor = (least: number, ms: number, stepMs: number) => Math.min(MAX_STEPS, Math.max(least, Math.ceil(ms / stepMs)));
 /** Plans whose rounds differ by more than this are where the machine's own drift exceeds the goals. */
 const AGREE = 0.05;
 
@@ -75,9 +81,9 @@ function drawPlan(d: Drawn): Plan {
 const label = (p: Plan) => `[${p.balance.join(',')}]${p.chunks ? `/${p.chunks}` : ''} M=${p.microbatches} ${p.schedule} ${p.recompute}`;
 const key = (p: Plan) => label(p);
 
-async function run(d: Drawn, plan: Plan, traced: boolean): Promise<{ stepTimesMs: number[]; timeline?: Timeline }> {
+async function run(d: Drawn, plan: Plan, traced: boolean, n: number): Promise<{ stepTimesMs: number[]; timeline?: Timeline }> {
   const r = await runPipeline({
-    model: builtinModel(d.model, d.options), plan, batch: d.batch, steps: traced ? calibrationSteps : steps, warmup: 1, warmupMs: VERIFY_WARMUP_MS,
+    model: builtinModel(d.model, d.options), plan, batch: d.batch, steps: n, warmup: 1, warmupMs: VERIFY_WARMUP_MS,
     optimizer: { ...DEFAULT_OPTIMIZER, kind: 'adam', lr: 0.001 }, backend: 'wasm', seed: 0, trace: traced, probe: traced,
   });
   return { stepTimesMs: r.stepTimesMs, ...(traced ? { timeline: timelineFromTrace(JSON.parse(JSON.stringify(r.trace)), `${d.name} ${label(plan)}`) } : {}) };
@@ -108,7 +114,10 @@ async function main(): Promise<void> {
       if (key(p) !== key(tracedPlan) && !held.some((h) => key(h) === key(p))) held.push(p);
     }
     process.stderr.write(`${d.name}, batch ${d.batch}: calibrating on ${label(tracedPlan)}\n`);
-    const cal = await run(d, tracedPlan, true);
+    // A short untraced run sizes the measurements: each fills measureMs (calibration: calibrationMs) with steps.
+    const pilot = median((await run(d, tracedPlan, false, 3)).stepTimesMs);
+    const cal = await run(d, tracedPlan, true, stepsFor(calibrationSteps, calibrationMs, pilot));
+    const n = stepsFor(steps, measureMs, pilot);
     const costs = calibrate(cal.timeline!);
     const model = { layers: cal.timeline!.layers, batch: d.batch, costs };
     const ranked = recommend({ costs, layers: model.layers, batch: d.batch, traced: tracedPlan, top: 1 })[0];
@@ -120,7 +129,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? plans.slice().reverse() : plans;
       for (const p of order) {
-        const { stepTimesMs } = await run(d, p, false);
+        const { stepTimesMs } = await run(d, p, false, n);
         perRound.set(key(p), [...(perRound.get(key(p)) ?? []), median(stepTimesMs)]);
         process.stderr.write(`  round ${r + 1}/${rounds} ${label(p)}: ${median(stepTimesMs).toFixed(1)} ms (load ${os.loadavg()[0].toFixed(2)})\n`);
       }
@@ -169,7 +178,7 @@ async function main(): Promise<void> {
   const load1 = os.loadavg()[0];
   console.log(`${md}\n\n${recMd}\n\n${summary}\n${((performance.now() - started) / 1000).toFixed(0)} s; load average ${load0.toFixed(2)} → ${load1.toFixed(2)}; seed ${seed}`);
   const head = `seed ${seed} (\`npm run bench:sim-heldout -- --seed ${seed}\` repeats the draw): ${modelCount} models, ${perModel} held-out plans each, 2 stages on ${machine().cpus} cores, wasm, adam; ` +
-    `calibrated on one drawn plan per model (${calibrationSteps} steps, with the probe); measured = median of ${rounds} alternating rounds' medians of ${steps} steps after ${VERIFY_WARMUP_MS} ms of warm-up`;
+    `calibrated on one drawn plan per model (≥ ${calibrationSteps} steps filling ≥ ${calibrationMs} ms, with the probe); measured = median of ${rounds} alternating rounds' medians of ≥ ${steps} steps filling ≥ ${measureMs} ms (at the traced plan's step time; ≤ ${MAX_STEPS}) after ${VERIFY_WARMUP_MS} ms of warm-up`;
   save('sim-heldout', { machine: machine(), seed, rounds, steps, calibrationSteps, loadAverage: [load0, load1], all, agree, coverage, results: data, recommendations: recs }, `${head}\n\n${md}\n\n${recMd}\n\n${summary}`);
 }
 

@@ -1,6 +1,6 @@
 // Plan search: micro-batch counts, schedules, recompute modes and DP balances, each simulated and ranked by predicted step time under a memory limit.
 import type { CostModel } from '../simulate/cost-model';
-import { kindScaleOf, layerMs, layerOptMs, transferMs } from '../simulate/cost-model';
+import { kindScaleOf, layerMs, layerOptMs, lossMs, transferMs } from '../simulate/cost-model';
 import { simulate, stageBytes } from '../simulate/simulate';
 import { predictionOf } from '../simulate/uncertainty';
 import type { LayerSummary } from '../model/types';
@@ -161,7 +161,7 @@ function partitionInput(c: CostModel, stages: number, M: number, samples: number
   const layer = c.layers.map((_, i) =>
     M * c.computeScale * (layerMs(c, i, 'F', samples) * kindScaleOf(c, 'F') + layerMs(c, i, 'B', samples) * kindScaleOf(c, 'B') + (rShare ? rShare * layerMs(c, i, 'R', samples) * kindScaleOf(c, 'R') : 0)) + layerOptMs(c, i));
   // The loss runs inside the last stage's F whatever the balance: charge it to the last layer.
-  layer[layer.length - 1] += M * (c.lossMsPerSample ?? 0) * samples;
+  layer[layer.length - 1] += M * lossMs(c, samples);
   const boundary = c.layers.map((_, k) => (k === 0 ? 0 : M * 2 * transferMs(c, c.layers[k - 1].activationBytesPerSample * samples)));
   return { layerMs: layer, boundaryMs: boundary, stages };
 }

@@ -675,7 +675,39 @@ async function main(): Promise<void> {
       timed.set(shape, cost);
       out.push(cost);
     }
+    if (hasLast) await probeLoss(sizes, out);
     return out;
+  }
+
+  /**
+   * The loss inside the last stage's F, timed as a run computes it (its targets made, the loss and its gradient, the
+   * loss read back) at each size, onto the model's last layer's points: the run alone cannot tell it from the layers.
+   */
+  async function probeLoss(sizes: number[], out: LayerCost[]): Promise<void> {
+    const lastChunk = chunkLayers.findIndex((_, c) => isLast(c));
+    const spec = chunkLayers[lastChunk][chunkLayers[lastChunk].length - 1].spec;
+    const cost = out.find((x) => x.layer === spec.name);
+    if (!cost) return;
+    const once = async (size: number): Promise<number> => {
+      const y = tf.randomNormal([size, ...spec.outputShape]);
+      evictCaches();
+      const t0 = nowMs();
+      const s = makeSamples(model, seed, 0, 0, size, 'y');
+      const target = tf.tensor(s.y!, [size, ...model.targetShape], model.targetDtype);
+      const r = lossAndGrad(tf, model.loss, y, target, denom);
+      await r.loss.data();
+      if (syncOutputs) await gpuDone(r.dy);
+      const t1 = nowMs();
+      tf.dispose([y, target, r.loss, r.dy]);
+      return t1 - t0;
+    };
+    await once(sizes[0]);
+    for (const p of cost.points) {
+      const runs: number[] = [];
+      const began = nowMs();
+      while (runs.length < PROBE_RUNS && !(runs.length >= 2 && nowMs() - began >= PROBE_SIZE_MS)) runs.push(await once(p.size));
+      p.lossMs = median(runs);
+    }
   }
 
   /** Float32 matmul rate of this worker (256×1024 by 1024×1024, best of three), FLOP/s. */

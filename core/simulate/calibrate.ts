@@ -5,14 +5,14 @@ import { mean, median } from '../analysis/utilization';
 import { UsageError } from '../config/errors';
 import { OP } from '../trace/timeline';
 import type { CalibrationFit, ComputeKind, CostModel } from './cost-model';
-import { layerMs, stageOpMs } from './cost-model';
+import { layerMs, lossMs, stageOpMs } from './cost-model';
 import { predictedPeakMemory, simulate } from './simulate';
 import { SLOW_STEP } from '../analysis/step-spread';
 import { busyProfile, fitContention, opWork } from './contention';
 import { computeSlots, fitSharedGpu } from './shared-gpu';
 import type { SharedGpu } from './shared-gpu';
 import { probeCurves, shapeGroups } from './curves';
-import { leastChange, robustSd } from './robust';
+import { curveOutliers, isotonic, leastChange, robustSd } from './robust';
 
 const { F, B, W, R, SEND, RECV, OPT, ALLREDUCE, COMPRESS, DECOMPRESS } = OP;
 
@@ -140,14 +140,49 @@ function traced(measured: Timeline): Traced {
 /** The run's ops sorted for the fits, each compute op as the work it did (its time less what contention and shared cores took). */
 interface OpSamples {
   byStage: { F: number[][]; B: number[][]; W: number[][]; R: number[][]; OPT: number[][] };
-  sends: { bytes: number; start: number; dur: number; key: string }[];
-  recvs: { dur: number; start: number; key: string }[];
+  sends: Transfer[];
+  recvs: Transfer[];
   /** Per step: when its first op started and its last OPT ended. */
   span: Map<number, { first: number; lastOpt: number }>;
   /** Every weight-gradient op, B or (split) W (to tell each virtual stage's first of a step, which accumulates no gradient). */
   bs: { step: number; stage: number; start: number; dur: number }[];
   /** Virtual stage 0's ops and its worker's OPT, in order. */
   stage0: { step: number; kind: number; start: number; end: number }[];
+}
+
+/** One SEND or RECV of an activation or gradient; `key` names the tensor (step, micro-batch, from and to virtual stage). */
+interface Transfer {
+  bytes: number;
+  start: number;
+  dur: number;
+  step: number;
+  microbatch: number;
+  /** The virtual stage that sent it (a SEND) or received it (a RECV). */
+  vs: number;
+  key: string;
+}
+
+/**
+ * Which tensor each transfer carried: a virtual stage sends its micro-batch's activation forward (to vs + 1) before
+ * its gradient backward (to vs − 1), and receives the activation (from vs − 1) before the gradient (from vs + 1); the
+ * first and last virtual stages move only one of the two. Keyed by the virtual stages, not the workers: with chunks,
+ * one worker sends both tensors of a micro-batch to the same peer.
+ */
+function transferKeys(xs: Transfer[], V: number, side: 'send' | 'recv'): void {
+  const groups = new Map<string, Transfer[]>();
+  for (const x of xs) {
+    const g = `${x.step}/${x.microbatch}/${x.vs}`;
+    groups.set(g, [...(groups.get(g) ?? []), x]);
+  }
+  for (const g of groups.values()) {
+    g.sort((a, b) => a.start - b.start);
+    g.forEach((x, i) => {
+      const forward = x.vs === 0 ? side === 'send' : x.vs === V - 1 ? side === 'recv' : i === 0;
+      const other = side === 'send' ? x.vs + (forward ? 1 : -1) : x.vs + (forward ? -1 : 1);
+      const [from, to] = side === 'send' ? [x.vs, other] : [other, x.vs];
+      x.key = `${x.step}/${x.microbatch}/${from}>${to}`;
+    });
+  }
 }
 
 function opSamples(c: Traced, contention: number): OpSamples {
@@ -180,9 +215,10 @@ function opSamples(c: Traced, contention: number): OpSamples {
     else if (k === OPT) {
       byStage.OPT[s].push(d);
       if (st + t.dur[i] / 1000 > w.lastOpt) w.lastOpt = st + t.dur[i] / 1000;
-    } else if (k === SEND) out.sends.push({ bytes: t.bytes[i], start: st, dur: d, key: `${t.step[i]}/${t.microbatch[i]}/${s}>${t.peer[i]}` });
-    else if (k === RECV) out.recvs.push({ dur: d, start: st, key: `${t.step[i]}/${t.microbatch[i]}/${t.peer[i]}>${s}` });
+    } else if (k === SEND || k === RECV) (k === SEND ? out.sends : out.recvs).push({ bytes: t.bytes[i], start: st, dur: d, step: t.step[i], microbatch: t.microbatch[i], vs, key: '' });
   }
+  transferKeys(out.sends, V, 'send');
+  transferKeys(out.recvs, V, 'recv');
   for (const b of out.bs) (split ? byStage.W : byStage.B)[b.stage].push(b.dur);
   const where = (k: number) => (V > S ? `virtual stage ${k} (stage ${k % S}, chunk ${Math.floor(k / S)})` : `stage ${k}`);
   for (let k = 0; k < V; k++)
@@ -346,8 +382,25 @@ function fitCompute(c: Traced, cm: CostModel, typ: Typical): { shapeSpread: numb
       pR += stageOpMs(cm, stageLayers[k], 'F', mb);
     }
   cm.kindScale = mR > 0 && pR > 0 ? { R: mR / pR } : {};
-  cm.lossMsPerSample = Math.max(0, typ.F[V - 1] - stageOpMs(cm, stageLayers[V - 1], 'F', mb)) / mb;
+  // The loss: what the last stage's F took beyond its layers. The probe's loss curve (when it timed one) gives its
+  // shape in size, the run its level; else it is taken as a cost per sample.
+  const beyond = Math.max(0, typ.F[V - 1] - stageOpMs(cm, stageLayers[V - 1], 'F', mb));
+  const curve = lossCurve(c.t);
+  const probedAt = curve ? lossMs({ ...cm, loss: curve }, mb) : 0;
+  if (curve && probedAt > 0) cm.loss = curve.map((p) => ({ size: p.size, ms: (p.ms * beyond) / probedAt }));
+  else cm.lossMsPerSample = beyond / mb;
   return { shapeSpread: sampleSd(ratios) };
+}
+
+/** The probe's loss on the model's last layer per size, off-curve points dropped and made non-decreasing; null when not probed. */
+function lossCurve(t: Timeline): { size: number; ms: number }[] | null {
+  const last = t.layers.length ? t.layerCosts.find((x) => x.layer === t.layers[t.layers.length - 1].name) : undefined;
+  const pts = (last?.points ?? []).filter((p) => p.lossMs !== undefined && p.lossMs > 0 && p.size > 0).sort((a, b) => a.size - b.size);
+  if (!pts.length) return null;
+  const drop = curveOutliers(pts.map((p) => p.size), pts.map((p) => p.lossMs!));
+  const kept = pts.filter((_, i) => !drop[i]);
+  const ms = isotonic(kept.map((p) => p.lossMs!));
+  return kept.map((p, i) => ({ size: p.size, ms: ms[i] }));
 }
 
 /** The sample standard deviation (n − 1); 0 for fewer than two values. */
@@ -365,24 +418,44 @@ const scalePoint = (p: CostModel['layers'][number]['points'][number], a: number)
   ...(p.weightGradMs !== undefined ? { weightGradMs: p.weightGradMs * a } : {}),
 });
 
-/** Link: the sender's SEND is the bandwidth part; a RECV of a tensor already there is the latency; one that waited, beyond the transfer, the wake-up. */
+/** Link: the sender's SEND is the bandwidth part; a RECV of a tensor already there is the latency; one that waited, the delivery from the SEND's start. */
 function fitLink(o: OpSamples): CostModel['link'] {
   const { sends, recvs } = o;
   if (!sends.length) return { latencyMs: 0, bytesPerMs: NO_LINK_BYTES_PER_MS };
   const rates = sends.filter((x) => x.dur > 0 && x.bytes > 0).map((x) => x.bytes / x.dur);
   const bytesPerMs = rates.length ? median(rates) : NO_LINK_BYTES_PER_MS;
   const sendOf = new Map(sends.map((x) => [x.key, x]));
-  const arrived: number[] = [];
-  const waited: { start: number; end: number; bytes: number }[] = [];
-  for (const r of recvs) {
-    const x = sendOf.get(r.key);
-    if (!x) continue;
-    if (x.start + x.dur <= r.start) arrived.push(r.dur);
-    else if (x.start > r.start) waited.push({ start: x.start, end: r.start + r.dur, bytes: x.bytes });
+  const pairs = recvs.flatMap((r) => (sendOf.has(r.key) ? [{ r, x: sendOf.get(r.key)! }] : []));
+  // A receiver that waited since before the SEND began has the tensor this long after that start: measured, not summed
+  // from the sender's SEND (which may end after the receiver has it).
+  const waited = pairs.filter(({ r, x }) => x.start > r.start);
+  const delivery = waited.length ? fitDelivery(waited.map(({ x }) => x.bytes), waited.map(({ r, x }) => r.start + r.dur - x.start), bytesPerMs) : null;
+  // A RECV that began once its tensor was there (by the delivery when measured, else after its SEND) took the latency.
+  const there = (x: Transfer) => x.start + (delivery ? delivery.deliveryMs + x.bytes * delivery.deliveryMsPerByte : x.dur);
+  const arrived = pairs.filter(({ r, x }) => r.start >= there(x)).map(({ r }) => r.dur);
+  // Every RECV waited: what taking in a tensor already there costs is not in the trace, and a wait is no latency.
+  const latencyMs = arrived.length ? median(arrived) : 0;
+  const wakeMs = waited.length ? Math.max(0, median(waited.map(({ r, x }) => r.start + r.dur - x.start - x.bytes / bytesPerMs - latencyMs))) : 0;
+  return { latencyMs, bytesPerMs, wakeMs, ...(delivery ?? {}) };
+}
+
+/**
+ * Delivery ≈ fixed + per byte: a least-squares line where the tensors differ in size (the median at every size when
+ * that line does not increase from a non-negative intercept). With one size the two cannot be told apart: the part
+ * the link's bandwidth explains grows with the bytes, the rest is fixed.
+ */
+function fitDelivery(bytes: number[], ms: number[], bytesPerMs: number): { deliveryMs: number; deliveryMsPerByte: number } {
+  if (Math.max(...bytes) > Math.min(...bytes)) {
+    const mx = mean(bytes);
+    const my = mean(ms);
+    const sxx = bytes.reduce((a, x) => a + (x - mx) ** 2, 0);
+    const a = bytes.reduce((acc, x, i) => acc + (x - mx) * (ms[i] - my), 0) / sxx;
+    if (a > 0 && my - a * mx >= 0) return { deliveryMs: my - a * mx, deliveryMsPerByte: a };
+    return { deliveryMs: median(ms), deliveryMsPerByte: 0 };
   }
-  const latencyMs = arrived.length ? median(arrived) : recvs.length ? Math.min(...recvs.map((r) => r.dur)) : 0;
-  const wakeMs = waited.length ? Math.max(0, median(waited.map((w) => w.end - w.start - w.bytes / bytesPerMs - latencyMs))) : 0;
-  return { latencyMs, bytesPerMs, wakeMs };
+  const m = median(ms);
+  const perByte = bytes[0] > 0 ? Math.min(1 / bytesPerMs, m / bytes[0]) : 0;
+  return { deliveryMs: m - bytes[0] * perByte, deliveryMsPerByte: perByte };
 }
 
 /** Replica link: all-reduce hops (send to received and applied) against their bytes; codecs per byte of float32 input. */

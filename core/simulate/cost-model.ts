@@ -24,8 +24,11 @@ export interface CostModel {
    * Point-to-point transfer = latency + bytes / bytesPerMs, from the start of the SEND to the tensor being usable.
    * The sender is busy for the bandwidth part (its SEND); the receiver for the latency part (its RECV, even when the tensor is already there).
    * `wakeMs` (optional, 0 when absent): extra delay when the receiver was already waiting, i.e. asleep in its event loop.
+   * `deliveryMs` + bytes × `deliveryMsPerByte` (optional): from a SEND's start to the tensor usable by a receiver already
+   * waiting, as measured; it replaces the SEND's end + latency + wake-up, which need not bound it (a worker's message can arrive while the
+   * sender is still in its SEND).
    */
-  link: { latencyMs: number; bytesPerMs: number; wakeMs?: number };
+  link: { latencyMs: number; bytesPerMs: number; wakeMs?: number; deliveryMs?: number; deliveryMsPerByte?: number };
   /** Optimizer update per stage (it includes the runtime's one-sample weight re-pack): fixed + per byte of the stage's weights. */
   opt: { fixedMs: number; msPerParamByte: number };
   /** Fitted correction of probe times to in-pipeline times. */
@@ -42,6 +45,8 @@ export interface CostModel {
   memory: { baseBytes: number; stateBytesPerParamByte: number };
   /** Optional: the loss and its gradient, computed inside the last stage's F (not its R), ms per sample; 0 when absent. */
   lossMsPerSample?: number;
+  /** Optional, in place of lossMsPerSample: the loss's time at each micro-batch size (from the probe, at the run's level). */
+  loss?: { size: number; ms: number }[];
   /** Optional: the step barrier, from a step's start to its stages starting and from the last OPT to the step's end; 0 when absent. */
   stepOverhead?: { startMs: number; endMs: number };
   /** Optional: a B after the stage's first of the step adds its weight gradients to the accumulated ones: ms per byte of the stage's weights. */
@@ -126,10 +131,20 @@ function pointMs(p: CostModel['layers'][number]['points'][number], kind: Compute
 /** One layer's time of `kind` at `samples`, interpolated piecewise-linearly in size. */
 export function layerMs(c: CostModel, layer: number, kind: ComputeKind, samples: number): number {
   const pts = c.layers[layer].points;
+  const w = c.layers[layer].paramBytes > 0;
+  return interpolate(pts, (i) => pointMs(pts[i], kind, w), samples);
+}
+
+/** The loss and its gradient on a micro-batch of `samples`, inside the last stage's F. */
+export function lossMs(c: CostModel, samples: number): number {
+  const pts = c.loss;
+  return pts?.length ? interpolate(pts, (i) => pts[i].ms, samples) : (c.lossMsPerSample ?? 0) * samples;
+}
+
+/** Piecewise-linear in size through points sorted by size (one point: proportional), extrapolated along the end segments, never below 0. */
+function interpolate(pts: readonly { size: number }[], y: (i: number) => number, samples: number): number {
   const n = pts.length;
   if (n === 0) return 0;
-  const w = c.layers[layer].paramBytes > 0;
-  const y = (i: number) => pointMs(pts[i], kind, w);
   if (n === 1) return pts[0].size > 0 ? (y(0) * samples) / pts[0].size : y(0);
   // The segment holding `samples`, or the first/last one to extrapolate along.
   let i = 0;

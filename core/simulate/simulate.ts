@@ -8,7 +8,7 @@ import type { LayerCost, OpTable, Timeline } from '../trace/timeline';
 import { OP } from '../trace/timeline';
 import type { StepRecord } from '../trace/schema';
 import type { CostModel } from './cost-model';
-import { allReduceMs, kindScaleOf, layerMs, optMs, parameterServerMs, stageOpMs } from './cost-model';
+import { allReduceMs, kindScaleOf, layerMs, lossMs, optMs, parameterServerMs, stageOpMs } from './cost-model';
 import { workerRate } from './contention';
 import { computeSlots } from './shared-gpu';
 
@@ -131,7 +131,7 @@ function stagePlans(plan: Plan, batch: number, c: CostModel): { sp: StagePlan[];
     const forward = stageOpMs(c, layers, 'F', mb);
     sp.push({
       layers,
-      fMs: forward + (k === V - 1 ? (c.lossMsPerSample ?? 0) * mb : 0),
+      fMs: forward + (k === V - 1 ? lossMs(c, mb) : 0),
       bMs: stageOpMs(c, layers, split ? 'I' : 'B', mb),
       wMs: split ? stageOpMs(c, layers, 'W', mb) : 0,
       rMs: forward,
@@ -267,9 +267,12 @@ interface Replay {
   lat: number;
   bpm: number;
   wake: number;
+  /** Measured SEND start to the tensor usable by a waiting receiver; NaN: the SEND's end + latency + wake-up. */
+  delivery: number;
+  deliveryPerByte: number;
   rows: Rows;
   memory: Timeline['memory'];
-  /** SEND end of the activation virtual stage k receives / of the gradient it receives, per (k, m); NaN until sent. */
+  /** When the activation / gradient virtual stage k receives is usable by a receiver waiting for it, per (k, m); NaN until sent. */
   actSent: Float64Array;
   gradSent: Float64Array;
   /** Activation bytes each worker holds. */
@@ -331,8 +334,8 @@ function syncEnd(r: Replay, s: number, t: number, end: number): number {
   return end + d;
 }
 
-/** When a RECV that began at `waitStart` ends, for a tensor whose SEND ended at `ready`: a stage already waiting also pays the wake-up. */
-const recvEnd = (r: Replay, waitStart: number, ready: number) => (ready > waitStart ? ready + r.lat + r.wake : waitStart + r.lat);
+/** When a RECV that began at `waitStart` ends, for a tensor usable by a waiting receiver at `ready`: no sooner than the latency of taking it in. */
+const recvEnd = (r: Replay, waitStart: number, ready: number) => Math.max(ready, waitStart + r.lat);
 
 type ComputeOp = 'F' | 'R' | 'B' | 'W' | 'OPT';
 
@@ -366,8 +369,11 @@ function sendDone(r: Replay, s: number, k: number, kind: 'act' | 'grad', m: numb
   const p = r.sp[k];
   const to = kind === 'act' ? k + 1 : k - 1;
   if (to % r.S !== s) r.rows.push(SEND, s, 1, m, t, to % r.S, start, end - start, kind === 'act' ? p.actBytes : p.gradBytes, chunkOf(r, k));
-  if (kind === 'act') r.actSent[to * r.M + m] = end;
-  else r.gradSent[to * r.M + m] = end;
+  // Between workers: usable by a waiting receiver when measured so, else after the SEND, the latency and the wake-up.
+  const bytes = kind === 'act' ? p.actBytes : p.gradBytes;
+  const ready = to % r.S === s ? end : Number.isNaN(r.delivery) ? end + r.lat + r.wake : start + r.delivery + bytes * r.deliveryPerByte;
+  if (kind === 'act') r.actSent[to * r.M + m] = ready;
+  else r.gradSent[to * r.M + m] = ready;
 }
 
 /** A tensor virtual stage k sends: over the link to another worker, or handed over at once on the same worker. */
@@ -607,7 +613,8 @@ function replayStepShared(r: Replay, t: number, start: number, cores: number): n
  * F); B before the last virtual stage starts with a RECV of its gradient and is followed by a SEND upstream unless on
  * the first; with a split backward (zb-h1) W computes the weight gradients later; each worker ends the step with OPT;
  * the next step starts when every worker finished OPT (plus the barrier's overhead). A RECV ends at the stage's free
- * time + link latency when the tensor was already there, else at the producer's SEND end + latency + wake-up. With
+ * time + link latency when the tensor was already there, else when it is usable (link.deliveryMs after the producer's SEND
+ * started when measured, else its SEND end + latency + wake-up). With
  * more workers than `costs.cores`, the workers computing at once share the cores.
  */
 export function simulate(req: SimulateRequest): Timeline {
@@ -620,7 +627,7 @@ export function simulate(req: SimulateRequest): Timeline {
   const M = plan.microbatches;
   const { sp, wp } = stagePlans(plan, batch, costs);
   const r: Replay = {
-    plan, schedule: scheduleOf(plan), sp, wp, S, V, chunks, M, split: splits(plan), lat: costs.link.latencyMs, bpm: costs.link.bytesPerMs, wake: costs.link.wakeMs ?? 0,
+    plan, schedule: scheduleOf(plan), sp, wp, S, V, chunks, M, split: splits(plan), lat: costs.link.latencyMs, bpm: costs.link.bytesPerMs, wake: costs.link.wakeMs ?? 0, delivery: costs.link.deliveryMs ?? NaN, deliveryPerByte: costs.link.deliveryMsPerByte ?? 0,
     rows: new Rows(), memory: [], actSent: new Float64Array(V * M), gradSent: new Float64Array(V * M), held: new Float64Array(S),
     backedUp: new Uint8Array(V), costs, replicas: Math.max(1, plan.replicas ?? 1), sync: plan.sync ?? DEFAULT_SYNC,
     lastBStart: new Float64Array(S), reduceDone: new Float64Array(S).fill(NaN),
@@ -647,7 +654,9 @@ export function simulate(req: SimulateRequest): Timeline {
   sp.forEach((p, k) =>
     p.layers.forEach((l) => {
       const c = costs.layers[l];
-      layerCosts.push({ layer: c.name, stage: k % S, points: c.points, savedBytesPerSample: c.savedBytesPerSample, paramBytes: c.paramBytes });
+      // The last layer's points carry the loss where the model has a curve for it, as the probe records it.
+      const points = l === costs.layers.length - 1 && costs.loss?.length ? c.points.map((q) => ({ ...q, lossMs: lossMs(costs, q.size) })) : c.points;
+      layerCosts.push({ layer: c.name, stage: k % S, points, savedBytesPerSample: c.savedBytesPerSample, paramBytes: c.paramBytes });
     }),
   );
   return {

@@ -112,7 +112,7 @@ function readRest(meta: Obj, file: string, plan: Plan | null) {
   for (const [i, c] of layerCosts.entries()) {
     for (const [j, pt] of c.points.entries()) {
       if (!isObj(pt)) throw bad(`layerCosts[${i}].points[${j}]`, 'must be {size, forwardMs, backwardMs}', pt);
-      for (const f of ['size', 'forwardMs', 'backwardMs', 'inputGradMs', 'weightGradMs'] as const) {
+      for (const f of ['size', 'forwardMs', 'backwardMs', 'inputGradMs', 'weightGradMs', 'lossMs'] as const) {
         const v = (pt as Obj)[f];
         if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= (f === 'size' ? TRACE_LIMITS.batch : TRACE_LIMITS.costMs))))
           throw bad(`layerCosts[${i}].points[${j}].${f}`, `must be a number from 0 to ${f === 'size' ? TRACE_LIMITS.batch : TRACE_LIMITS.costMs}`, v);

@@ -67,9 +67,11 @@ export interface LayerCost {
   stage: number;
   /**
    * Time of one forward and one backward (dx and dW) at `size` samples, ms; and of the split backward's halves
-   * (zb-h1's B: dx alone, W: dW alone), absent in traces from before the split was probed.
+   * (zb-h1's B: dx alone, W: dW alone), absent in traces from before the split was probed. `lossMs`, on the model's
+   * last layer only: the loss and its gradient on that layer's output, the targets made as a run makes them (absent
+   * in older traces).
    */
-  points: { size: number; forwardMs: number; backwardMs: number; inputGradMs?: number; weightGradMs?: number }[];
+  points: { size: number; forwardMs: number; backwardMs: number; inputGradMs?: number; weightGradMs?: number; lossMs?: number }[];
   /** Bytes a forward keeps for its backward, per sample. */
   savedBytesPerSample: number;
   /** Bytes the split backward's B keeps for W, per sample; absent in traces from before it was probed. */

@@ -6,6 +6,7 @@ import { simulate } from '../../core/simulate/simulate';
 import type { Timeline } from '../../core/trace/timeline';
 import type { Plan } from '../../core/schedule/types';
 import type { CostModel } from '../../core/simulate/cost-model';
+import { lossMs } from '../../core/simulate/cost-model';
 import { timelineFromTrace } from '../../core/trace/import';
 import { median } from '../../core/runtime/executor';
 import { UsageError } from '../../core/config/errors';
@@ -54,6 +55,26 @@ test('calibrating on a simulated run recovers the costs that produced it, and pr
       near(stepMs(simulate({ plan: other, batch: 12, costs: fit, layers: summaries(c) })), want, `${other.balance} from ${balance}`);
     }
   }
+});
+
+test('the loss: its curve from the probe, its level from the run; without a probed loss it is taken per sample', () => {
+  const c = richCosts();
+  // Mostly fixed: the loss over 8 samples costs 1.5× that over 1, not 8×.
+  c.lossMsPerSample = undefined;
+  c.loss = [{ size: 1, ms: 2 }, { size: 2, ms: 2.1 }, { size: 4, ms: 2.4 }, { size: 8, ms: 3 }];
+  const traced = plan([2, 2, 2], 4, '1f1b'); // 2 samples per micro-batch
+  const t = asMeasured(simulate({ plan: traced, batch: 8, costs: c, layers: summaries(c), steps: 3 }));
+  const fit = calibrate(t);
+  assert.deepEqual(fit.lossMsPerSample, undefined);
+  for (const size of [1, 2, 4, 8]) near(lossMs(fit, size), lossMs(c, size), `loss at ${size}`);
+  const other = plan([2, 2, 2], 1, 'gpipe'); // 8 samples per micro-batch
+  const want = stepMs(simulate({ plan: other, batch: 8, costs: c, layers: summaries(c) }));
+  near(stepMs(simulate({ plan: other, batch: 8, costs: fit, layers: summaries(c) })), want, 'other micro-batch size');
+  // The same run without the probe's loss: per sample, 4× the loss at 8 samples, so the other plan is over-predicted.
+  const bare = { ...t, layerCosts: t.layerCosts.map((x) => ({ ...x, points: x.points.map(({ lossMs: _, ...q }) => q) })) };
+  const perSample = calibrate(bare);
+  assert.ok(perSample.lossMsPerSample! > 0 && perSample.loss === undefined);
+  assert.ok(stepMs(simulate({ plan: other, batch: 8, costs: perSample, layers: summaries(c) })) > want + 2, 'a per-sample loss misses the fixed part');
 });
 
 test('with more stages than cores, calibration counts each op\'s share of a core and recovers the model', () => {

@@ -89,7 +89,7 @@ test('tensor counts stay flat across steps (no leak in the runtime)', async () =
   for (let t = 2; t < tensorsPerStep.length; t++) assert.deepEqual(tensorsPerStep[t], tensorsPerStep[1], `step ${t}`);
 });
 
-test('the cost probe times every layer at every micro-batch size the batch allows; stage 0 measures the matmul peak', async () => {
+test('the cost probe times every layer (and the loss on the last) at every micro-batch size the batch allows; stage 0 measures the matmul peak', async () => {
   const { trace } = await smallRun('transformer', { balance: [2, 2], microbatches: 2 }, { steps: 1 });
   const costs = trace.pipeprof.layerCosts!;
   assert.deepEqual(costs.map((c) => c.layer), ['embedding', 'block_0', 'block_1', 'head']);
@@ -99,6 +99,9 @@ test('the cost probe times every layer at every micro-batch size the batch allow
     assert.ok(c.points.every((p) => p.forwardMs > 0 && p.backwardMs >= 0));
     assert.ok(c.savedBytesPerSample > 0);
   }
+  // The loss is timed on the last layer only, at every size.
+  assert.ok(costs[3].points.every((p) => p.lossMs! > 0), 'the loss on the head');
+  assert.ok(costs.slice(0, 3).every((c) => c.points.every((p) => p.lossMs === undefined)), 'no loss on other layers');
   assert.equal(costs[1].paramBytes, 4 * trace.pipeprof.layers[1].params);
   assert.ok(trace.pipeprof.host.peakFlops! > 1e8);
 });

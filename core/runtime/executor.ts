@@ -17,6 +17,7 @@ import type { BackendName } from './backends';
 import { checkBackendInstalled, opTiming } from './backends';
 import type { GpuAdapter } from './backends';
 import type { OptimizerConfig } from './optimizer';
+import { fillTwins, probeSkips } from './probe-plan';
 
 export interface RunOptions {
   model: ModelSpec;
@@ -108,12 +109,19 @@ export function defaultStepTimeoutMs(stepTimesMs: readonly number[]): number {
   return Math.max(60_000, 10 * Math.max(...stepTimesMs));
 }
 
-/** Micro-batch sizes the recommender may choose: batch / M for every divisor M (at most 512 samples, 10 sizes). */
-export function probeSizes(batch: number): number[] {
+/**
+ * Micro-batch sizes the probe times: batch / M for every divisor M ≥ 2 (at most 512 samples, 10 sizes), and the
+ * run's own (`traced`). The whole batch as one micro-batch is left out unless the run used it: it would cost as much
+ * as every smaller size together, for the plan a pipeline gains least from (its size is extrapolated from the two
+ * below, where a layer's cost grows about linearly).
+ */
+export function probeSizes(batch: number, traced: number = batch): number[] {
   const sizes: number[] = [];
-  for (let m = 1; m <= batch; m++) if (batch % m === 0 && batch / m <= 512) sizes.push(batch / m);
+  for (let m = 1; m <= batch; m++) if (batch % m === 0 && batch / m <= 512 && (m >= 2 || batch === traced || batch === 1)) sizes.push(batch / m);
   sizes.sort((a, b) => a - b);
-  return sizes.length > 10 ? sizes.filter((_, i) => i % Math.ceil(sizes.length / 10) === 0 || i === sizes.length - 1) : sizes;
+  const kept = sizes.length > 10 ? sizes.filter((_, i) => i % Math.ceil(sizes.length / 10) === 0 || i === sizes.length - 1) : sizes;
+  if (!kept.includes(traced) && Number.isInteger(traced) && traced >= 1 && traced <= 512) kept.push(traced);
+  return kept.sort((a, b) => a - b);
 }
 
 export async function runPipeline(opts: RunOptions): Promise<RunResult> {
@@ -370,23 +378,25 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       opts.onStep?.({ step: t, total, loss, stepMs, warmup });
     }
     if (opts.probe ?? opts.trace) {
-      const sizes = probeSizes(batch);
+      const sizes = probeSizes(batch, batch / plan.microbatches / R);
       opts.onPhase?.({ phase: 'probe', detail: `timing each distinct layer at ${sizes.length} micro-batch size${sizes.length === 1 ? '' : 's'} (${sizes.join(', ')} samples) for the simulator; --no-probe skips this` });
-      const probe: ToStage = { type: 'probe', sizes };
+      // Each shape is timed by one worker; the others copy its points (probe-plan.ts).
+      const workerOf = plan.balance.flatMap((b, k) => Array.from({ length: b }, () => k % S));
+      const skips = probeSkips(model.layers, workerOf, S);
+      const probe = (w: number): ToStage => ({ type: 'probe', sizes, skip: skips[w % S] });
       // Workers sharing one GPU probe one at a time (the replicas that do not probe answer at once): probed together,
       // each would time the others' kernels as its own; the shared-GPU model (simulate/shared-gpu) adds the contention.
       const probed: Extract<FromStage, { type: 'costs' }>[] = [];
       if (gpuAdapter)
-        for (const w of workers) {
-          w.postMessage(probe);
+        for (const [i, w] of workers.entries()) {
+          w.postMessage(probe(i));
           probed.push(...(await all('costs', 600_000, 1)));
         }
       else {
-        broadcast(probe);
+        workers.forEach((w, i) => w.postMessage(probe(i)));
         probed.push(...(await all('costs')));
       }
-      const byLayer = new Map(probed.flatMap((m) => m.costs).map((c) => [c.layer, c]));
-      layerCosts = model.layers.map((l) => byLayer.get(l.name)!).filter(Boolean);
+      layerCosts = fillTwins(model.layers, workerOf, probed.flatMap((m) => m.costs));
       workers[0].postMessage({ type: 'peak' } satisfies ToStage);
       peakFlops = (await all('peak', 600_000, 1))[0].flops;
     }

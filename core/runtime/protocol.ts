@@ -72,7 +72,8 @@ export type ToStage =
   | { type: 'step'; step: number; last: boolean }
   | { type: 'get-weights' }
   /** Time every layer's forward and backward at these micro-batch sizes. */
-  | { type: 'probe'; sizes: number[] }
+  /** `skip`: layers whose shape another worker times (probe-plan.ts). */
+  | { type: 'probe'; sizes: number[]; skip?: string[] }
   /** Measure the backend's float32 matmul rate. */
   | { type: 'peak' }
   /** Hand over recorded events now, even in the middle of a step (after a failure elsewhere). */

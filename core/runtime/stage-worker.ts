@@ -22,6 +22,7 @@ import { initLayer } from '../model/init';
 import { shapeSize } from '../model/types';
 import { recomputes } from '../schedule/recompute';
 import { median } from '../analysis/utilization';
+import { probeShapeKey } from './probe-plan';
 
 const init = workerData.init as StageInit;
 /** Ports to the neighbouring stages' workers (of this replica), by stage: s−1 and s+1, and with model chunks S−1 ↔ 0. */
@@ -588,27 +589,37 @@ async function main(): Promise<void> {
     evictBuffer.fill(evictBuffer[1] + 1);
   }
 
+  /**
+   * The probe's inputs and gradients: one value throughout. The backend draws random numbers one by one in JavaScript
+   * and tiles element by element (an LM head's [8, 64, 16384] gradient took ~0.3 s either way, ten times the op it
+   * feeds), while a dense kernel's time does not depend on the values it sees (0.5: no zeros, no denormals).
+   */
+  const probeValues = (shape: number[]): Tensor => tf.fill(shape, 0.5);
+
   /** Timings per layer and size in the cost probe (their median is kept): at most PROBE_RUNS, fewer for slow sizes. */
   const PROBE_RUNS = 5;
   /**
    * Time spent on one layer at one size before the probe moves on: small, noisy ops get up to PROBE_RUNS timings, ops
-   * over PROBE_SIZE_MS two, ops over twice that one (their run-to-run spread is a few per cent). This keeps the probe
-   * a fraction of the run (demo: 42 s after 19 s of steps with 5 timings of every layer; see the README).
+   * of PROBE_SIZE_MS or more one (their run-to-run spread is a few per cent, and the run's own ops set the level at
+   * its size). This keeps the probe a fraction of the run (demo: 42 s after 19 s of steps with 5 timings of every
+   * layer at every size; see the README).
    */
   const PROBE_SIZE_MS = 150;
   /**
    * The cost probe the simulator calibrates from: each layer's forward and backward (dx as the runtime asks for it,
    * and dW) at each size, the median of PROBE_RUNS after a warm-up; and the bytes a forward keeps for its backward.
+   * Layers in `skip` are timed by another worker (their shape's twin there).
    */
-  async function probe(sizes: number[]): Promise<LayerCost[]> {
+  async function probe(sizes: number[], skip: ReadonlySet<string>): Promise<LayerCost[]> {
     const out: LayerCost[] = [];
     /** Layers of one shape cost the same (calibration pools them): each is timed once, its twins copy the points. */
     const timed = new Map<string, LayerCost>();
     for (const [c, ls] of chunkLayers.entries())
     for (const [i, l] of ls.entries()) {
       const spec = l.spec;
+      if (skip.has(spec.name)) continue;
       const wantDx = i > 0 || !isFirst(c);
-      const shape = JSON.stringify([spec.config, spec.inputShape, spec.outputShape, spec.inputDtype, spec.weights.map((w) => w.shape), wantDx]);
+      const shape = probeShapeKey(spec, !wantDx);
       const twin = timed.get(shape);
       if (twin) {
         out.push({ ...twin, layer: spec.name, points: twin.points.map((p) => ({ ...p })) });
@@ -618,13 +629,13 @@ async function main(): Promise<void> {
       let pendingPerSample = 0;
       /** Forward, backward (dx and dW), and the split backward's two halves: B (dx, keeping what W needs) and W (dW). */
       const once = async (size: number): Promise<[number, number, number, number]> => {
-        const x = spec.inputDtype === 'int32' ? tf.zeros([size, ...spec.inputShape], 'int32') : tf.randomNormal([size, ...spec.inputShape]);
+        const x = spec.inputDtype === 'int32' ? tf.zeros([size, ...spec.inputShape], 'int32') : probeValues([size, ...spec.inputShape]);
         evictCaches();
         const t0 = nowMs();
         const f = l.impl.forward(l.weights, x);
         if (syncOutputs) await gpuDone(f.y);
         const t1 = nowMs();
-        const dy = tf.randomNormal(f.y.shape);
+        const dy = probeValues(f.y.shape);
         if (syncOutputs) await gpuDone(dy);
         evictCaches();
         const t2 = nowMs();
@@ -663,7 +674,7 @@ async function main(): Promise<void> {
         while (runs.length < PROBE_RUNS) {
           runs.push(await once(size));
           const spent = nowMs() - began;
-          if (spent >= PROBE_SIZE_MS && (runs.length >= 2 || spent >= 2 * PROBE_SIZE_MS)) break;
+          if (spent >= PROBE_SIZE_MS) break;
         }
         // The typical time, not the best: the pipeline runs ops as they typically go, and small memory-bound ones
         // (a weight gradient of 8 samples writes as much as one of 128) vary most (min-of-3 under-predicted the mlp's
@@ -689,7 +700,7 @@ async function main(): Promise<void> {
     const cost = out.find((x) => x.layer === spec.name);
     if (!cost) return;
     const once = async (size: number): Promise<number> => {
-      const y = tf.randomNormal([size, ...spec.outputShape]);
+      const y = probeValues([size, ...spec.outputShape]);
       evictCaches();
       const t0 = nowMs();
       const s = makeSamples(model, seed, 0, 0, size, 'y');
@@ -785,7 +796,7 @@ async function main(): Promise<void> {
         } else if (msg.type === 'probe') {
           current = { op: 'probe', step: null };
           // One replica probes: the others would slow it down (and their layers cost the same).
-          post({ type: 'costs', stage, replica, costs: replica === 0 ? await probe(msg.sizes) : [] });
+          post({ type: 'costs', stage, replica, costs: replica === 0 ? await probe(msg.sizes, new Set(msg.skip ?? [])) : [] });
         } else if (msg.type === 'peak') {
           current = { op: 'peak', step: null };
           post({ type: 'peak', flops: await peakFlops() });

@@ -8,7 +8,7 @@ import { cli, tmpdir } from '../helpers';
 /** A small mlp (4 layers of 16) on 2 stages: the first layer, two twins, and the linear last layer. */
 const TINY = { model: { name: 'mlp', width: 16, depth: 4 }, stages: 2, batch: 8, microbatches: 2, steps: 2, warmup: 1 };
 
-test('capture names each phase as it starts, and the probe times each distinct layer once (its twins copy the points)', async () => {
+test('capture names each phase as it starts, and the probe times each distinct layer once, on one worker (its twins on every stage copy the points)', async () => {
   const dir = tmpdir();
   const cfg = path.join(dir, 'pipeprof.config.json');
   fs.writeFileSync(cfg, JSON.stringify({ ...TINY, model: { name: 'mlp', width: 16, depth: 6 }, out: 'a.pptrace.json' }));
@@ -19,7 +19,7 @@ test('capture names each phase as it starts, and the probe times each distinct l
   assert.equal(phases.length, 3, r.err);
   assert.equal(phases[0], 'capture: starting 2 stage workers (wasm): loading the backend, building 6 layers');
   assert.equal(phases[1], 'capture: training 1 warm-up step, then 2 measured steps, 2 micro-batches each');
-  assert.equal(phases[2], 'capture: timing each distinct layer at 4 micro-batch sizes (1, 2, 4, 8 samples) for the simulator; --no-probe skips this');
+  assert.equal(phases[2], 'capture: timing each distinct layer at 3 micro-batch sizes (1, 2, 4 samples) for the simulator; --no-probe skips this');
   // The phases come in order: the probe line after the last step's progress line.
   assert.ok(lines.indexOf(phases[2]) > lines.findIndex((l) => /^capture \[.*\] 3\/3 /.test(l)), r.err);
   const trace = JSON.parse(fs.readFileSync(path.join(dir, 'a.pptrace.json'), 'utf8'));
@@ -27,12 +27,17 @@ test('capture names each phase as it starts, and the probe times each distinct l
   assert.deepEqual(costs.map((c) => c.layer), ['dense_0', 'dense_1', 'dense_2', 'dense_3', 'dense_4', 'dense_5']);
   const points = (name: string) => JSON.stringify(costs.find((c) => c.layer === name)!.points);
   // Stage 0 holds dense_0 … dense_2: dense_1 and dense_2 have one shape, so one timing; dense_0 computes no dx: timed apart.
-  assert.equal(JSON.parse(points('dense_1')).length, 4);
+  assert.equal(JSON.parse(points('dense_1')).length, 3);
   assert.equal(points('dense_2'), points('dense_1'));
   assert.notEqual(points('dense_0'), points('dense_1'));
-  // Stage 1 times its own (another worker): dense_3 and dense_4 are twins there; dense_5 is linear, another shape.
-  assert.equal(points('dense_4'), points('dense_3'));
+  // dense_3 and dense_4 on stage 1 have that shape too: one worker times it for both stages; each keeps its own stage.
+  assert.equal(points('dense_3'), points('dense_1'));
+  assert.equal(points('dense_4'), points('dense_1'));
+  assert.deepEqual(costs.map((c) => (c as unknown as { stage: number }).stage), [0, 0, 0, 1, 1, 1]);
+  // dense_5 is linear, another shape, and carries the loss, timed by its own stage.
   assert.notEqual(points('dense_5'), points('dense_4'));
+  assert.ok(JSON.parse(points('dense_5')).every((p: { lossMs?: number }) => p.lossMs! > 0));
+  assert.ok(JSON.parse(points('dense_4')).every((p: { lossMs?: number }) => p.lossMs === undefined));
 });
 
 test('--no-probe and "probe": false skip the probe; the trace still loads, reports, simulates and ranks', async () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { buildSchedule } from '../../core/schedule';
 import type { CompleteEvent, TraceEvent } from '../../core/trace/schema';
 import { smallRun } from '../runtime/run';
+import { probeSizes } from '../../core/runtime/executor';
 
 const isX = (e: TraceEvent): e is CompleteEvent => e.ph === 'X';
 
@@ -84,18 +85,29 @@ test('recompute lowers a stage\'s peak memory (GPipe keeps every micro-batch\'s 
   assert.ok(always < never, `peak with recompute ${always} B, without ${never} B`);
 });
 
+test('probe sizes: batch / M for every M ≥ 2, the run\'s own size, never the whole batch unless the run used it', () => {
+  assert.deepEqual(probeSizes(32, 8), [1, 2, 4, 8, 16]);
+  assert.deepEqual(probeSizes(32, 32), [1, 2, 4, 8, 16, 32]);
+  assert.deepEqual(probeSizes(12, 6), [1, 2, 3, 4, 6]);
+  assert.deepEqual(probeSizes(1, 1), [1]);
+  // At most 10 sizes, the run's own among them.
+  const many = probeSizes(720, 45);
+  assert.ok(many.length <= 11 && many.includes(45) && !many.includes(720), String(many));
+});
+
 test('tensor counts stay flat across steps (no leak in the runtime)', async () => {
   const { tensorsPerStep } = await smallRun('transformer', { balance: [2, 2], microbatches: 2, recompute: 'except-last' }, { steps: 6 });
   for (let t = 2; t < tensorsPerStep.length; t++) assert.deepEqual(tensorsPerStep[t], tensorsPerStep[1], `step ${t}`);
 });
 
-test('the cost probe times every layer (and the loss on the last) at every micro-batch size the batch allows; stage 0 measures the matmul peak', async () => {
+test('the cost probe times every layer (and the loss on the last) at every micro-batch size of two or more micro-batches; stage 0 measures the matmul peak', async () => {
   const { trace } = await smallRun('transformer', { balance: [2, 2], microbatches: 2 }, { steps: 1 });
   const costs = trace.pipeprof.layerCosts!;
   assert.deepEqual(costs.map((c) => c.layer), ['embedding', 'block_0', 'block_1', 'head']);
   assert.deepEqual(costs.map((c) => c.stage), [0, 0, 1, 1]);
   for (const c of costs) {
-    assert.deepEqual(c.points.map((p) => p.size), [1, 2, 4, 8]);
+    // Batch 8 in 2 micro-batches: every size of two or more micro-batches (1, 2, 4); the whole batch is not timed.
+    assert.deepEqual(c.points.map((p) => p.size), [1, 2, 4]);
     assert.ok(c.points.every((p) => p.forwardMs > 0 && p.backwardMs >= 0));
     assert.ok(c.savedBytesPerSample > 0);
   }

@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { timelineFromKineto } from '../../core/trace/kineto';
+import { timelineToTrace } from '../../core/trace/export';
+import { timelineFromTrace } from '../../core/trace/import';
 import { rankBreakdown, rankStraggler } from '../../core/analysis/ranks';
 import type { RankBreakdown } from '../../core/analysis/ranks';
 import { buildReport } from '../../core/analysis/report';
@@ -231,12 +233,16 @@ test('HTA rounds to whole µs whenever pandas reads ts as floats: integer ts wit
 
 test('HTA types kernels by name: `void ncclKernel_…` and so is a hip… name (AMD\'s RCCL); names with Sync, dma or Memcpy are not computation', () => {
   // hta/utils/utils.py get_kernel_type with hta/common/types.py's patterns, whatever the event's category.
-  const [r] = breakdown([
+  const events = [
     ...gpu('void ncclKernel_AllReduce_RING_LL_Sum_float(ncclWorkElem)', 0, 10, { stream: 40 }), ...gpu('gemm', 5, 10), ...gpu('void at::native::SyncBatchNormKernel(x)', 20, 10),
     ...gpu('triton_dma_copy', 40, 10), ...gpu('fused_Memcpy_like', 60, 10), ...gpu('hipLikeKernel', 80, 10),
-  ]);
+  ];
+  const [r] = breakdown(events);
   assert.deepEqual([r.spanUs, r.idleUs, r.computeUs, r.nonComputeUs, r.commUs], [90, 35, 10, 45, 20], 'HTA: kernel_time 90, idle 35, compute 10, non-compute 45 µs');
   near(r.commCompOverlap!, 0.25, 1e-12, 'HTA: comp_comm_overlap_pctg 25.0 (5 of the 20 communication µs under the gemm)');
+  // HTA's reading of each kernel survives pipeprof import --out (args.hta) and reading that trace back.
+  const t = timelineFromKineto([readRank(trace(0, events), 'rank0.json', 2)]).timeline;
+  assert.deepEqual(rankBreakdown(timelineFromTrace(JSON.parse(JSON.stringify(timelineToTrace(t))), 'back.pptrace.json')), rankBreakdown(t));
 });
 
 test('HTA\'s last-step filter keeps a kernel without a correlation id by its own start, as one of its CPU events', () => {

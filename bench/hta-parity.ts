@@ -106,10 +106,10 @@ interface HtaSet { name: string; loadS: number[]; ranks: HtaRank[] }
 /** HTA on every set, `RUNS` timed loads each (after one untimed); exits 2 with one line when HTA is not importable. */
 function runHta(sets: { name: string; files: string[] }[]): HtaSet[] {
   const driver = path.join(ROOT, 'scripts', 'hta-breakdown.py');
-  const r = spawnSync('nice', ['-n', '19', PYTHON, driver], { input: JSON.stringify({ sets, runs: RUNS, warmup: 1 }), encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(PYTHON, [driver], { input: JSON.stringify({ sets, runs: RUNS, warmup: 1 }), encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error || r.status === 2) {
-    const why = r.error ? `${PYTHON} did not start (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})` : r.stderr.trim().split('\n').pop();
-    console.error(`hta-parity: needs Holistic Trace Analysis: ${why}. Install it with: pip install HolisticTraceAnalysis (then --hta-python <python> or HTA_PYTHON, and PYTHONPATH for a source checkout)`);
+    const why = r.error ? `${PYTHON} did not start (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})` : `Holistic Trace Analysis is not importable by ${PYTHON}`;
+    console.error(`hta-parity: ${why}; install it with: pip install HolisticTraceAnalysis (then --hta-python <python> or HTA_PYTHON; PYTHONPATH for a source checkout)`);
     process.exit(2);
   }
   if (r.status !== 0) throw new Error(`internal: ${driver} failed (${r.status ?? r.signal}): ${r.stderr}`);

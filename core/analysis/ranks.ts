@@ -1,6 +1,6 @@
 // Per-rank GPU time of a PyTorch (Kineto) run as Holistic Trace Analysis defines it, and the data-parallel straggler.
 import type { OpTable, Timeline } from '../trace/timeline';
-import { OP } from '../trace/timeline';
+import { HTA_COMM, HTA_COMPUTE, HTA_NO_STREAM, HTA_UNCORRELATED, OP } from '../trace/timeline';
 import { Union, intersection } from './intervals';
 
 /**
@@ -8,19 +8,27 @@ import { Union, intersection } from './intervals';
  * (hta/analyzers/breakdown_analysis.py get_temporal_breakdown and _get_idle_time_for_kernels, hta/utils/utils.py
  * get_kernel_type and merge_kernel_intervals, hta/common/trace.py _filter_irrelevant_gpu_kernels,
  * hta/common/trace_parser.py round_down_time_stamps, hta/common/types.py's kernel name patterns):
- * - GPU events: every event with a stream: kernels, memcpy, memset and cuda_sync waits (Stream Sync, Event Sync …, kind
- *   SYNC here), merged across all the rank's streams and devices.
- * - Whole µs: when the file's times carry fractions (Kineto's ns floats), HTA rounds every event inward, start up and
- *   end down (ts = ceil(ts), end = floor(ts + dur)); an event shorter than that gets a zero or negative length, and HTA
- *   keeps it. So does this, from each rank's own clock (RankInfo.clockOffsetUs).
+ * - GPU events: kernels, memcpy, memset and cuda_sync waits with a stream (kind SYNC here), merged across all the
+ *   rank's streams and devices; an event without a stream is left out (HTA's stream column is then -1).
+ * - Kernel types by name, not by category (get_kernel_type): communication = a name starting nccl, hip or hccl, or
+ *   holding ncclKernel (so `void ncclKernel_…` too); computation = every name outside HTA's list of non-compute names
+ *   (NCCL, Memcpy, Memset, dma or Sync anywhere, Stream Wait Event, cuda…LaunchKernel, other runtimes' prefixes), so a
+ *   kernel called `…SyncBatchNorm…` is not computation; memory and the rest are neither (core/trace/kineto.ts
+ *   htaKernelType; a pipeprof trace written before that column falls back to the kinds: KERNEL compute, COMM NCCL).
+ * - Whole µs: HTA rounds every event inward (ts = ceil(ts), end = floor(ts + dur)) when pandas reads the file's ts
+ *   column as floats: a ts with a fraction (Kineto's ns floats) or an event without ts (a metadata event suffices). An
+ *   event shorter than that gets a zero or negative length, and HTA keeps it. So does this, from each rank's own clock
+ *   (RankInfo.clockOffsetUs).
  * - Last-step filter: when the trace (all ranks together) has two or more ProfilerStep#N names, HTA keeps only the GPU
  *   events correlated with a CPU event that starts before the rank's last ProfilerStep#N starts: a kernel whose launch
- *   is not in the trace is dropped, and a rank without a ProfilerStep keeps nothing. With fewer, every event counts.
+ *   is not in the trace is dropped, and a rank without a ProfilerStep keeps nothing. An event without a correlation id
+ *   is one of HTA's CPU events there, kept when it itself starts before that step. Times compared as rounded. With
+ *   fewer steps, every event counts.
  * - Merge: events sorted by start; one starts a new interval when it starts after every earlier end; an interval runs
  *   from its first start to its latest end. span = the last interval's end − the first's start; busy = Σ intervals;
  *   idle = span − busy; compute = the same over compute kernels (not NCCL, memory or sync); non-compute = span −
  *   compute − idle. Fractions are of the span.
- * - comm/compute overlap = |union(NCCL kernels) ∩ union(compute kernels)| / |union(NCCL kernels)|.
+ * - comm/compute overlap = |union(communication kernels) ∩ union(compute kernels)| / |union(communication kernels)|.
  */
 export interface RankBreakdown {
   rank: number;
@@ -72,24 +80,30 @@ export function rankBreakdown(t: Timeline): RankBreakdown[] {
   const comp: [number, number][][] = Array.from({ length: n }, () => []);
   const comm: [number, number][][] = Array.from({ length: n }, () => []);
   const ns = (x: number) => Math.round(x * 1000) / 1000;
+  const counted = new Array<number>(n).fill(0);
   for (let i = 0; i < k.length; i++) {
     const r = rowOf.get(`${k.stage[i]}:${k.replica[i]}`);
     if (r === undefined) continue;
     const info = t.ranks[r];
+    const hta = k.hta ? k.hta[i] : k.kind[i] === OP.KERNEL ? HTA_COMPUTE : k.kind[i] === OP.COMM ? HTA_COMM : -1;
+    if (hta >= 0 && hta & HTA_NO_STREAM) continue;
+    // Back to the file's clock, where HTA rounds start times up.
+    const up = (x: number) => (info.fractionalTs ? Math.ceil(ns(x - info.clockOffsetUs)) : x);
     if (filter) {
-      const launch = k.launch ? k.launch[i] : NaN;
-      if (!(launch < (info.lastStepStartUs ?? -Infinity))) continue;
+      const when = hta >= 0 && hta & HTA_UNCORRELATED ? k.start[i] : k.launch ? k.launch[i] : NaN;
+      if (!(up(when) < up(info.lastStepStartUs ?? NaN))) continue;
     }
     let a = k.start[i];
     let b = a + k.dur[i];
     if (info.fractionalTs) {
-      // Back to the file's clock, where HTA rounds.
-      a = Math.ceil(ns(a - info.clockOffsetUs));
+      a = up(a);
       b = Math.floor(ns(k.start[i] + k.dur[i] - info.clockOffsetUs));
     }
     all[r].push([a, b]);
-    if (k.kind[i] === OP.KERNEL) comp[r].push([a, b]);
-    else if (k.kind[i] === OP.COMM) comm[r].push([a, b]);
+    counted[r]++;
+    const type = hta & 3;
+    if (hta >= 0 && type === HTA_COMPUTE) comp[r].push([a, b]);
+    else if (hta >= 0 && type === HTA_COMM) comm[r].push([a, b]);
   }
   return t.ranks.map((info, r) => {
     const merged = htaMerge(all[r]);
@@ -108,7 +122,7 @@ export function rankBreakdown(t: Timeline): RankBreakdown[] {
     return {
       rank: info.rank, idleFraction: frac(idleUs), computeFraction: frac(computeUs), nonComputeFraction: frac(nonComputeUs),
       commCompOverlap: commUs > 0 ? intersection(cu, ku) / commUs : null,
-      spanUs, computeUs, nonComputeUs, commUs, idleUs, kernels: all[r].length,
+      spanUs, computeUs, nonComputeUs, commUs, idleUs, kernels: counted[r],
       steps: filter ? info.steps.filter((s) => s !== Math.max(...info.steps)) : [],
     };
   });

@@ -26,6 +26,7 @@ export function timelineToTrace(t: Timeline): TraceFile {
       if (k.bytes[i]) args.bytes = k.bytes[i];
       if (k.label && k.label[i] >= 0) args.label = labels[k.label[i]];
       if (k.launch && Number.isFinite(k.launch[i])) args.launch = k.launch[i];
+      if (k.hta && k.hta[i]) args.hta = k.hta[i];
       events.push({ ph: 'X', pid: pidOf(k.stage[i], k.replica[i]), tid: k.lane[i], ts: k.start[i], dur: k.dur[i], name: op, cat: op === 'COMM' ? 'comm' : 'compute', args });
     }
   }
@@ -50,6 +51,7 @@ export function timelineToTrace(t: Timeline): TraceFile {
     if (replica > 0) args.replica = replica;
     if (ops.label && ops.label[i] >= 0) args.label = labels[ops.label[i]];
     if (ops.launch && Number.isFinite(ops.launch[i])) args.launch = ops.launch[i];
+    if (ops.hta && ops.hta[i]) args.hta = ops.hta[i];
     events.push({ ph: 'X', pid, tid: ops.lane[i], ts: ops.start[i], dur: ops.dur[i], name: what ? `${op} ${what}` : args.label ? `${op} ${args.label}` : op, cat: comm ? 'comm' : 'compute', args });
     if (op === 'SEND' && what) {
       const j = recvAt.get(`${ops.step[i]}/${ops.microbatch[i]}/${stage}>${peer}/${replica}`);

@@ -155,6 +155,9 @@ class Columns {
   /** Kineto kernels' launch times (NaN: none); kept only when some event has one. */
   launch = new Float64Array(1024).fill(NaN);
   anyLaunch = false;
+  /** Kineto kernels' reading by HTA (OpTable.hta; 0 when not written); kept only when some event has one. */
+  hta = new Uint8Array(1024);
+  anyHta = false;
   n = 0;
   /** The next row, growing the columns when full. */
   next(): number {
@@ -172,6 +175,9 @@ class Columns {
       const launch = new Float64Array(cap).fill(NaN);
       launch.set(this.launch);
       this.launch = launch;
+      const hta = new Uint8Array(cap);
+      hta.set(this.hta);
+      this.hta = hta;
     }
     return this.n++;
   }
@@ -254,6 +260,10 @@ export class TraceReader {
           c.launch[j] = a.launch;
           c.anyLaunch = true;
         }
+        if (typeof a.hta === 'number' && Number.isInteger(a.hta) && a.hta > 0 && a.hta < 16) {
+          c.hta[j] = a.hta;
+          c.anyHta = true;
+        }
         const pid = e.pid;
         if (typeof pid === 'number' && !this.stageOfPid.has(pid) && !isKernel) this.stageOfPid.set(pid, stage);
       } else if (ph === 'C' && e.name === 'memory') {
@@ -302,7 +312,7 @@ export class TraceReader {
     const stages = Math.max(planStages, this.maxStage + 1, meta?.ranks?.length && !meta.plan ? meta.ranks.length : 0);
     // finishOpTable sorts rows by start, a label column with them.
     const labels = this.labels;
-    const build = (c: Columns) => finishOpTable({ ...c.t, ...(labels.length ? { label: c.label } : {}), ...(c.anyLaunch ? { launch: c.launch } : {}) }, c.n);
+    const build = (c: Columns) => finishOpTable({ ...c.t, ...(labels.length ? { label: c.label } : {}), ...(c.anyLaunch ? { launch: c.launch } : {}), ...(c.anyHta ? { hta: c.hta } : {}) }, c.n);
     const table = build(this.ops);
     const kernels = kinetoOrigin ? (this.kernels.n ? build(this.kernels) : table) : undefined;
     return {

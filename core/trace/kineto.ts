@@ -2,7 +2,7 @@
 import type { OpKind, Plan } from '../schedule/types';
 import type { StepRecord } from './schema';
 import type { OpTable, RankInfo, Timeline } from './timeline';
-import { LANE_OF_KIND, OP, allocOpTable, finishOpTable, windowAt } from './timeline';
+import { HTA_COMM, HTA_COMPUTE, HTA_MEMORY, HTA_NO_STREAM, HTA_OTHER, HTA_UNCORRELATED, LANE_OF_KIND, OP, allocOpTable, finishOpTable, windowAt } from './timeline';
 import { TraceError } from './import';
 import type { Placed, RawOp } from './kineto-pipeline';
 import { engineOps, periodSteps, pipelineLayout } from './kineto-pipeline';
@@ -88,6 +88,18 @@ export function collectiveName(raw: string): string {
 }
 
 const NCCL_KERNEL = /^nccl\w*Kernel/;
+
+/** HTA's reading of a GPU event, for the kernel table's `hta` column (the HTA_* flags and types of timeline.ts). */
+const HTA_COMM_NAME = /^(?:nccl|hip|hccl)|ncclKernel/;
+const HTA_MEMORY_NAME = /^(?:(?:hip)?Memcpy|(?:hip)?Memset|dma)/;
+/** Names HTA never counts as computation: NCCL, memory, sync and launch names, and other accelerators' runtimes. */
+const HTA_NOT_COMPUTE_NAME = /^(?:nccl|.*Memcpy|.*Memset|.*dma|.*Sync|Stream Wait Event|cuda.*LaunchKernel|runFunction|hip|job_exe|packet|pe_exe|cpum_exe_subgraph|hccl|collective_subgraph_execution)/;
+/** HTA's kernel type of a GPU event's name: communication, memory, computation (the rest), or other. */
+export function htaKernelType(name: string): number {
+  if (HTA_COMM_NAME.test(name)) return HTA_COMM;
+  if (HTA_MEMORY_NAME.test(name)) return HTA_MEMORY;
+  return HTA_NOT_COMPUTE_NAME.test(name) ? HTA_OTHER : HTA_COMPUTE;
+}
 /** The collective in an NCCL kernel's name: ncclKernel_AllReduce_RING_LL_Sum_float → AllReduce, ncclDevKernel_SendRecv → SendRecv. */
 export function collectiveOfKernel(name: string): string {
   const m = /^nccl\w*?Kernel_([A-Za-z]+)/.exec(name);
@@ -171,6 +183,8 @@ export interface KinetoRank {
     launch: Float64Array; label: Int32Array; bytes: Float64Array;
     /** The CPU thread that launched it (NaN when the launch is not in the trace). */
     launchTid: Float64Array;
+    /** How HTA reads it: htaKernelType of its name | HTA_UNCORRELATED | HTA_NO_STREAM. */
+    hta: Uint8Array;
     /** Index into `groupRanks` of the process group an NCCL kernel's args name ("Process Group Ranks"), else -1. */
     group: Int32Array;
   };
@@ -184,7 +198,10 @@ export interface KinetoRank {
   mainTid: number | null;
   /** Engine markers that are not `PP:` (GPipe's Forward {i}, DeepSpeed's _exec_*, Megatron's forward_step …). */
   markers: EngineMarker[];
-  /** Some event time has a fraction of a µs (Kineto's ns floats): HTA then rounds each event inward to whole µs. */
+  /**
+   * HTA rounds each event inward to whole µs (pandas reads the file's ts column as floats): some event's ts has a
+   * fraction of a µs (Kineto's ns floats), or some event has no ts (a column with a gap is a float column).
+   */
   fractionalTs: boolean;
   /** Strings gpu.label indexes. */
   labels: string[];
@@ -209,6 +226,7 @@ export class KinetoRankReader {
   /** GPUs seen (a rank file should hold one): streams are not kept, as HTA's breakdown merges them. */
   private devices = new Set<number>();
   private corr = f64();
+  private hta = new Grow(new Uint8Array(1024));
   private label = i32();
   private bytes = f64();
   private labels = new Labels();
@@ -269,12 +287,13 @@ export class KinetoRankReader {
         this.unusable++;
         continue;
       }
+      // pandas' ts column is a float column when a ts has a fraction or an event has none (metadata included).
+      if (!this.fractionalTs && !(typeof e.ts === 'number' && Number.isInteger(e.ts))) this.fractionalTs = true;
       if (e.ph === 'M') {
         if (e.name === 'thread_name' && typeof e.tid === 'number' && isObj(e.args) && typeof e.args.name === 'string') this.threadNames.set(e.tid, e.args.name);
         continue;
       }
       if (e.ph !== 'X') continue;
-      if (!this.fractionalTs && typeof e.ts === 'number' && !Number.isInteger(e.ts)) this.fractionalTs = true;
       const cat = typeof e.cat === 'string' ? e.cat.toLowerCase() : '';
       const name = typeof e.name === 'string' ? e.name : '';
       const syncOnStream = cat === 'cuda_sync' && isObj(e.args) && typeof e.args.stream === 'number' && e.args.stream >= 0;
@@ -301,6 +320,8 @@ export class KinetoRankReader {
         const device = typeof a.device === 'number' ? a.device : e.pid;
         if (typeof device === 'number' && device >= 0) this.devices.add(device);
         this.corr.push(typeof a.correlation === 'number' ? a.correlation : NaN);
+        const stream = typeof a.stream === 'number' ? a.stream : typeof a.stream === 'string' && a.stream.trim() ? Number(a.stream) : NaN;
+        this.hta.push(htaKernelType(name) | (typeof a.correlation === 'number' && a.correlation >= 0 ? 0 : HTA_UNCORRELATED) | (Number.isFinite(stream) && stream !== -1 ? 0 : HTA_NO_STREAM));
         this.label.push(label);
         this.bytes.push(bytes);
         this.group.push(kind === OP.COMM ? this.groupOf(a['Process Group Ranks']) : -1);
@@ -438,7 +459,7 @@ export class KinetoRankReader {
       baseUs,
       gpu: {
         length: n, kind: this.kind.done(), start: this.start.done(), dur: this.dur.done(),
-        launch, label: this.label.done(), bytes: this.bytes.done(), launchTid, group: this.group.done(),
+        launch, label: this.label.done(), bytes: this.bytes.done(), launchTid, hta: this.hta.done(), group: this.group.done(),
       },
       groupRanks: this.groupRanks, pgConfig, autogradTids, mainTid: this.mainTid, markers: this.markers.sort((a, b) => a.ts - b.ts), fractionalTs: this.fractionalTs,
       labels: this.labels.list.slice(),
@@ -664,6 +685,7 @@ function kernelTable(placed: Placed[], labels: Labels): OpTable {
   const k = allocOpTable(total);
   const label = (k.label = new Int32Array(total));
   const launch = (k.launch = new Float64Array(total));
+  const hta = (k.hta = new Uint8Array(total));
   let n = 0;
   for (const p of placed) {
     const g = p.r.gpu;
@@ -683,6 +705,7 @@ function kernelTable(placed: Placed[], labels: Labels): OpTable {
       k.bytes[j] = g.bytes[i];
       label[j] = g.label[i] < 0 ? -1 : local[g.label[i]];
       launch[j] = g.launch[i] + p.offset;
+      hta[j] = g.hta[i];
       if (step >= 0) {
         p.tail.set(step, Math.max(p.tail.get(step) ?? -Infinity, k.start[j] + g.dur[i]));
         p.head.set(step, Math.min(p.head.get(step) ?? Infinity, k.start[j]));

@@ -17,8 +17,8 @@ export interface CompleteEvent {
   dur: number;
   name: string;
   cat: 'compute' | 'comm';
-  /** `label`: a collective's name (PyTorch traces); `kernel`: a GPU kernel under a pipeline op (Timeline.kernels, not ops). */
-  args: { op: OpKind; stage: number; microbatch?: number; step: number; peer?: number; bytes?: number; chunk?: number; replica?: number; label?: string; kernel?: boolean; launch?: number };
+  /** `label`: a collective's name (PyTorch traces); `kernel`: a GPU kernel under a pipeline op (Timeline.kernels, not ops); `launch`, `hta`: a PyTorch kernel's launch time and how HTA reads it (OpTable). */
+  args: { op: OpKind; stage: number; microbatch?: number; step: number; peer?: number; bytes?: number; chunk?: number; replica?: number; label?: string; kernel?: boolean; launch?: number; hta?: number };
 }
 export interface FlowEvent { ph: 's' | 'f'; id: number; pid: number; tid: number; ts: number; name: string; cat: 'flow'; bp?: 'e' }
 export interface CounterEvent { ph: 'C'; pid: number; ts: number; name: 'memory' | 'loss'; args: Record<string, number> }

@@ -24,6 +24,19 @@ export const LANE_OF_KIND: readonly number[] = OP_KINDS.map((k) =>
   k === 'SEND' ? 1 : k === 'RECV' ? 2 : k === 'ALLREDUCE' || k === 'COMM' ? 3 : k === 'MEMCPY' || k === 'MEMSET' || k === 'SYNC' ? 4 : 0,
 );
 
+/**
+ * How HTA reads a GPU event (hta/common/types.py's name patterns, hta/utils/utils.py get_kernel_type; the filters of
+ * hta/common/trace.py and hta/common/trace_filter.py), packed into OpTable.hta: bits 0–1 the kernel
+ * type by name (HTA_COMPUTE, HTA_COMM, HTA_MEMORY, HTA_OTHER), HTA_UNCORRELATED when it has no correlation id ≥ 0 (HTA
+ * then files it with the CPU events, kept by its own start in the last-step filter), HTA_NO_STREAM when it has no
+ * stream (HTA's breakdown leaves it out).
+ */
+export const HTA_COMPUTE = 0;
+export const HTA_COMM = 1;
+export const HTA_MEMORY = 2;
+export const HTA_OTHER = 3;
+export const HTA_UNCORRELATED = 4;
+export const HTA_NO_STREAM = 8;
 /** Columnar op table: row i is one op. -1 marks "none" in integer columns (no micro-batch, no peer). */
 export interface OpTable {
   length: number;
@@ -43,6 +56,8 @@ export interface OpTable {
   label?: Int32Array;
   /** Optional (Kineto kernels): when the CPU launched it, µs on the run clock; NaN when the launch is not in the trace. */
   launch?: Float64Array;
+  /** Optional (Kineto kernels): how Holistic Trace Analysis reads it (the HTA_* type and flags above). */
+  hta?: Uint8Array;
 }
 
 export interface OpRow {
@@ -98,7 +113,7 @@ export interface RankInfo {
   steps: number[];
   /** The rule that identified its pipeline ops ('PP:', 'Forward {i}', 'DeepSpeed _exec_*', 'Megatron forward_step', 'p2p pattern'); absent without a pipeline. */
   opsRule?: string;
-  /** Its file's times have fractions of a µs (HTA then rounds each GPU event inward to whole µs). */
+  /** HTA rounds its file's events inward to whole µs: a ts has a fraction of a µs, or an event has no ts. */
   fractionalTs?: boolean;
   /** Run-clock start of its latest-starting ProfilerStep#N (CPU side), for HTA's last-step filter; absent without steps. */
   lastStepStartUs?: number;
@@ -157,7 +172,7 @@ export function finishOpTable(t: OpTable, n: number): OpTable {
   let sorted = true;
   for (let i = 1; i < n && sorted; i++) if (t.start[i] < t.start[i - 1]) sorted = false;
   const out = { length: n } as OpTable;
-  const columns: readonly (keyof OpTable & string)[] = [...COLUMNS, ...(t.label ? ['label' as const] : []), ...(t.launch ? ['launch' as const] : [])];
+  const columns: readonly (keyof OpTable & string)[] = [...COLUMNS, ...(t.label ? ['label' as const] : []), ...(t.launch ? ['launch' as const] : []), ...(t.hta ? ['hta' as const] : [])];
   if (sorted) {
     for (const c of columns) (out[c] as Column) = (t[c] as Column).length === n ? (t[c] as Column) : ((t[c] as Column).slice(0, n) as Column);
     return out;

@@ -96,10 +96,17 @@ const HTA_MEMORY_NAME = /^(?:(?:hip)?Memcpy|(?:hip)?Memset|dma)/;
 const HTA_NOT_COMPUTE_NAME = /^(?:nccl|.*Memcpy|.*Memset|.*dma|.*Sync|Stream Wait Event|cuda.*LaunchKernel|runFunction|hip|job_exe|packet|pe_exe|cpum_exe_subgraph|hccl|collective_subgraph_execution)/;
 /** HTA's kernel type of a GPU event's name: communication, memory, computation (the rest), or other. */
 export function htaKernelType(name: string): number {
-  if (HTA_COMM_NAME.test(name)) return HTA_COMM;
-  if (HTA_MEMORY_NAME.test(name)) return HTA_MEMORY;
-  return HTA_NOT_COMPUTE_NAME.test(name) ? HTA_OTHER : HTA_COMPUTE;
+  // A trace repeats a few hundred kernel names thousands of times, and the `.*` alternatives rescan each name.
+  let type = htaTypes.get(name);
+  if (type === undefined) {
+    type = HTA_COMM_NAME.test(name) ? HTA_COMM : HTA_MEMORY_NAME.test(name) ? HTA_MEMORY : HTA_NOT_COMPUTE_NAME.test(name) ? HTA_OTHER : HTA_COMPUTE;
+    if (htaTypes.size >= HTA_TYPES_CACHED) htaTypes.clear();
+    htaTypes.set(name, type);
+  }
+  return type;
 }
+const htaTypes = new Map<string, number>();
+const HTA_TYPES_CACHED = 1 << 16;
 /** The collective in an NCCL kernel's name: ncclKernel_AllReduce_RING_LL_Sum_float → AllReduce, ncclDevKernel_SendRecv → SendRecv. */
 export function collectiveOfKernel(name: string): string {
   const m = /^nccl\w*?Kernel_([A-Za-z]+)/.exec(name);

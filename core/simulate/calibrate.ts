@@ -422,8 +422,9 @@ const scalePoint = (p: CostModel['layers'][number]['points'][number], a: number)
 function fitLink(o: OpSamples): CostModel['link'] {
   const { sends, recvs } = o;
   if (!sends.length) return { latencyMs: 0, bytesPerMs: NO_LINK_BYTES_PER_MS };
-  const rates = sends.filter((x) => x.dur > 0 && x.bytes > 0).map((x) => x.bytes / x.dur);
-  const bytesPerMs = rates.length ? median(rates) : NO_LINK_BYTES_PER_MS;
+  // The sender's typical cost per byte, as for compute ops the mean (Σ bytes / Σ time): a pipeline pays for slow sends.
+  const timed = sends.filter((x) => x.dur > 0 && x.bytes > 0);
+  const bytesPerMs = timed.length ? timed.reduce((a, x) => a + x.bytes, 0) / timed.reduce((a, x) => a + x.dur, 0) : NO_LINK_BYTES_PER_MS;
   const sendOf = new Map(sends.map((x) => [x.key, x]));
   const pairs = recvs.flatMap((r) => (sendOf.has(r.key) ? [{ r, x: sendOf.get(r.key)! }] : []));
   // A receiver that waited since before the SEND began has the tensor this long after that start: measured, not summed

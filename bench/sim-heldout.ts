@@ -11,7 +11,7 @@ import type { Timeline } from '../core/trace/timeline';
 import { calibrate } from '../core/simulate/calibrate';
 import { simulate } from '../core/simulate/simulate';
 import { predictionOf } from '../core/simulate/uncertainty';
-import { recommend } from '../core/recommend/recommend';
+import { planOfRanked, recommend } from '../core/recommend/recommend';
 import { uniforms } from '../core/model/rng';
 import { VERIFY_WARMUP_MS } from '../core/io/verify';
 import { machine, save, table, args } from './common';
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     const costs = calibrate(cal.timeline!);
     const model = { layers: cal.timeline!.layers, batch: d.batch, costs };
     const ranked = recommend({ costs, layers: model.layers, batch: d.batch, traced: tracedPlan, top: 1 })[0];
-    const recPlan: Plan = { balance: ranked.balance, microbatches: ranked.microbatches, schedule: ranked.schedule, recompute: ranked.recompute, replicas: 1, ...(ranked.chunks ? { chunks: ranked.chunks } : {}) };
+    const recPlan = planOfRanked(ranked);
     // What recommend does with it: keep the traced plan unless the gain is beyond the interval.
     const advice = ranked.faster ? recPlan : tracedPlan;
     const plans = [tracedPlan, ...held, ...(held.some((h) => key(h) === key(recPlan)) || key(recPlan) === key(tracedPlan) ? [] : [recPlan])];

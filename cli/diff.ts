@@ -8,6 +8,8 @@ import { AnalysisError } from '../core/analysis/utilization';
 import { formatBytes } from '../core/recommend/partition';
 import { printable } from '../core/io/printable';
 import type { CliIO } from './io';
+import { planText } from '../core/config/apply-plan';
+import { stageCount } from '../core/schedule/types';
 
 export interface DiffFlags {
   json?: boolean;
@@ -49,7 +51,7 @@ function cells(c: Change, kind: Kind): string[] {
 
 const planLine = (s: DiffSide) =>
   s.plan
-    ? `${s.plan.balance.length} stages, balance [${s.plan.balance.join(',')}], ${s.plan.microbatches} micro-batches, ${s.plan.schedule}, recompute ${s.plan.recompute}${s.plan.replicas > 1 ? `, ${s.plan.replicas} replicas` : ''}`
+    ? `${stageCount(s.plan)} stages, ${planText(s.plan)}`
     : `unknown (a Chrome trace without the pipeprof block), ${s.stages} stages`;
 
 const runLine = (s: DiffSide, file: string) => `${file}  (${s.source}, ${s.status})${s.model ? ` · ${printable(s.model)}` : ''}${s.backend ? ` on ${printable(s.backend)}` : ''}${s.batch ? ` · batch ${s.batch}` : ''}`;

@@ -20,6 +20,8 @@ import { AnalysisError, BUSY_KINDS } from '../core/analysis/utilization';
 import type { CliIO } from './io';
 import type { GpuShare } from '../core/analysis/gpu-share';
 import { gpuShare } from '../core/analysis/gpu-share';
+import { planText } from '../core/config/apply-plan';
+import { stageCount } from '../core/schedule/types';
 
 export interface ReportFlags {
   json?: boolean;
@@ -113,7 +115,7 @@ export function formatReport(r: Report, file: string): string {
   const rule = opsRuleText(r, r.opsRules ?? []);
   const lines = [
     `trace       ${file}  (${r.source}, ${r.status})`,
-    p ? `plan        ${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}${r.model ? ` · ${printable(r.model)}` : ''}${r.backend ? ` on ${printable(r.backend)}` : ''}`
+    p ? `plan        ${stageCount(p)} stages, ${planText(p)}${r.model ? ` · ${printable(r.model)}` : ''}${r.backend ? ` on ${printable(r.backend)}` : ''}`
       : r.origin === 'kineto' ? `plan        none (a PyTorch profiler trace without PP: annotations): one row per rank, ${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}`
       : `plan        unknown (a Chrome trace without the pipeprof block), ${r.stages.length} stages`,
     ...(rule ? [rule] : []),
@@ -248,7 +250,7 @@ export function renderHtml(r: Report, t: Timeline, file: string, chartJs: string
     ['model', `${r.model ?? 'unknown'}${r.backend ? ` on ${r.backend}` : ''}`],
     perRank
       ? ['ranks', `${r.stages.length} rank${r.stages.length === 1 ? '' : 's'}, no pipeline (a PyTorch profiler trace): one row per rank`]
-      : ['plan', p ? `${p.balance.length} stages, balance [${p.balance.join(',')}], ${p.microbatches} micro-batches, ${p.schedule}, recompute ${p.recompute}` : 'unknown'],
+      : ['plan', p ? `${stageCount(p)} stages, ${planText(p)}` : 'unknown'],
     ...(r.opsRules?.length ? [['ops', `identified by ${r.opsRules.join(' and ')}; ranks → stages from the pipeline process group`] as [string, string]] : []),
     ['step time', `${ms(r.stepTimeMs)} ms (median of ${r.measuredSteps})${r.samplesPerSec !== null ? ` · ${r.samplesPerSec.toFixed(1)} samples/s` : ''}`],
     ...(r.measuredSteps > 1 ? [['spread', spreadText(r.stepTimeSpread)] as [string, string]] : []),

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../core/io/atomic';
 import { timelineToTrace } from '../core/trace/export';
 import { recommendForTrace } from '../core/recommend/for-trace';
 import type { RankedPlan } from '../core/recommend/recommend';
+import { planOfRanked } from '../core/recommend/recommend';
 import type { Plan } from '../core/schedule/types';
 import type { CostModel } from '../core/simulate/cost-model';
 import { simulate } from '../core/simulate/simulate';
@@ -103,6 +104,5 @@ export function planAt(s: Pick<TraceSession, 'plans' | 'file'>, rank: number): R
 /** The predicted run of the plan ranked `rank`. */
 export function previewPlan(s: TraceSession, rank: number): RunView {
   const p = planAt(s, rank);
-  const plan: Plan = { balance: p.balance, microbatches: p.microbatches, schedule: p.schedule, recompute: p.recompute, replicas: s.timeline.plan?.replicas ?? 1 };
-  return runView(simulatePlan(s.timeline, s.costs!, plan), `#${rank} ${p.layout} · predicted · ${planText(p)}`);
+  return runView(simulatePlan(s.timeline, s.costs!, planOfRanked(p)), `#${rank} ${p.layout} · predicted · ${planText(p)}`);
 }

@@ -2,6 +2,7 @@
 import type { Timeline } from '../trace/timeline';
 import type { Plan } from '../schedule/types';
 import type { RankedPlan } from '../recommend/recommend';
+import { planOfRanked } from '../recommend/recommend';
 import { UsageError } from '../config/errors';
 import { runPipeline, median } from '../runtime/executor';
 import { DEFAULT_OPTIMIZER, OPTIMIZERS } from '../runtime/optimizer';
@@ -45,10 +46,6 @@ export interface Verification {
   baselineMs?: number;
 }
 
-const planOf = (p: RankedPlan): Plan => ({
-  balance: p.balance, microbatches: p.microbatches, schedule: p.schedule, recompute: p.recompute, replicas: p.replicas,
-  ...(p.chunks ? { chunks: p.chunks } : {}), ...(p.sync ? { sync: p.sync } : {}),
-});
 
 /**
  * Warm-up of each verification run: at least one step and this long. Each run starts fresh workers, whose first
@@ -79,7 +76,7 @@ export async function verifyPlans(
   const steps = opts.steps ?? 4;
   const rounds = opts.rounds ?? 2;
   // The baseline (the traced plan) runs last in the list, so it alternates with the candidates like any of them.
-  const runs: Plan[] = [...plans.map(planOf), ...(opts.baseline ? [opts.baseline] : [])];
+  const runs: Plan[] = [...plans.map(planOfRanked), ...(opts.baseline ? [opts.baseline] : [])];
   /** Per plan, per round: the round's step times. */
   const times = runs.map(() => [] as number[][]);
   let done = 0;

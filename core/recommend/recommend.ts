@@ -65,6 +65,12 @@ export interface RankedPlan {
   layout: string;
 }
 
+/** The plan a ranked plan stands for: what Apply writes, verify runs and Preview replays (chunks and sync included). */
+export const planOfRanked = (p: RankedPlan): Plan => ({
+  balance: p.balance, microbatches: p.microbatches, schedule: p.schedule, recompute: p.recompute, replicas: p.replicas,
+  ...(p.chunks ? { chunks: p.chunks } : {}), ...(p.sync ? { sync: p.sync } : {}),
+});
+
 /** Recompute modes the search tries, cheapest first. */
 export const SEARCH_RECOMPUTE: readonly RecomputeMode[] = ['never', 'except-last', 'always'];
 

@@ -16,9 +16,11 @@ const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFi
 export function planText(report: Report): string {
   const p = report.plan;
   if (!p) return '';
-  const stages = p.balance?.length ?? 0;
+  // Stages, not virtual stages: an interleaved plan's balance lists stages × chunks.
+  const chunks = p.chunks && p.chunks > 1 ? p.chunks : 1;
+  const stages = (p.balance?.length ?? 0) / chunks;
   const replicas = p.replicas > 1 ? ` ×${label(p.replicas)} replicas` : '';
-  return `${stages} stage${stages === 1 ? '' : 's'} [${(p.balance ?? []).map((b) => label(b)).join(',')}]${replicas}, ${label(p.microbatches)} micro-batches, ${label(p.schedule)}, recompute ${label(p.recompute)}`;
+  return `${stages} stage${stages === 1 ? '' : 's'}${chunks > 1 ? ` × ${label(chunks)} chunks` : ''} [${(p.balance ?? []).map((b) => label(b)).join(',')}]${replicas}, ${label(p.microbatches)} micro-batches, ${label(p.schedule)}, recompute ${label(p.recompute)}`;
 }
 
 /** The measured steps' range and the slow ones, for the step time's tooltip (older reports have no spread). */

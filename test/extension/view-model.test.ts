@@ -99,6 +99,12 @@ test('a session: the traced plan predicted, five ranked plans, previews; the loa
   assert.ok(p.report.stepTimeMs > 0);
   assert.throws(() => planAt(s, 0), /no plan ranked 0 for run\.pptrace\.json\.gz: ranks are 1 to \d/);
   assert.throws(() => previewPlan(s, 99), /no plan ranked 99/);
+  // An interleaved plan previews as Apply writes it: 4 virtual stages on 2 workers (chunks kept), not 4 stages.
+  const inter = { ...s.plans[0], balance: [1, 1, 1, 1], chunks: 2, schedule: 'interleaved-1f1b' as const, microbatches: 2, recompute: 'never' as const };
+  const iv = previewPlan({ ...s, plans: [inter] }, 1);
+  assert.equal(iv.rows.length, 2);
+  const direct = buildReport(simulate({ plan: { balance: [1, 1, 1, 1], chunks: 2, schedule: 'interleaved-1f1b', microbatches: 2, recompute: 'never', replicas: 1 }, batch: s.timeline.batch!, costs: s.costs!, layers: s.timeline.layers }));
+  assert.ok(Math.abs(iv.report.stepTimeMs - direct.stepTimeMs) < 1e-6 * direct.stepTimeMs, `${iv.report.stepTimeMs} vs ${direct.stepTimeMs}`);
 });
 
 test('a trace that cannot be calibrated still opens: no prediction, no plans, a notice saying why', async () => {

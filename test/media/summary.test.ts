@@ -4,6 +4,10 @@ import * as assert from 'node:assert/strict';
 import type { Report } from '../../core/analysis/report';
 import { compareDeltas, planText, summaryParts } from '../../media/src/summary';
 import { syntheticRun } from './harness';
+import { simulate } from '../../core/simulate/simulate';
+import { buildReport } from '../../core/analysis/report';
+import { formatReport } from '../../cli/report';
+import { summaries, unitCosts } from '../simulate/helpers';
 
 test('summaryParts: plan, step time, samples/s, bubble with the analytic value, overlap, straggler', () => {
   const run = syntheticRun(2000, { stages: 2, microbatches: 4 });
@@ -30,6 +34,14 @@ test('summaryParts copes with a report missing optional numbers', () => {
   const byKey = Object.fromEntries(parts.map((p) => [p.key, p.value]));
   assert.deepEqual(byKey, { step: '10.00 ms', throughput: '–', bubble: '50.0%', overlap: 'no communication' });
   assert.equal(planText({ plan: null } as unknown as Report), '');
+  // Interleaved: the balance lists 4 virtual stages of 2 stages.
+  const inter = { balance: [1, 1, 1, 1], chunks: 2, microbatches: 2, schedule: 'interleaved-1f1b', recompute: 'never', replicas: 1 };
+  assert.equal(planText({ plan: inter } as unknown as Report), '2 stages × 2 chunks [1,1,1,1], 2 micro-batches, interleaved-1f1b, recompute never');
+});
+
+test('the text report counts stages, not virtual stages, on an interleaved plan', () => {
+  const t = simulate({ plan: { balance: [1, 1, 1, 1], chunks: 2, microbatches: 2, schedule: 'interleaved-1f1b', recompute: 'never', replicas: 1 }, batch: 4, costs: unitCosts(4, { mb: 2 }), layers: summaries(unitCosts(4, { mb: 2 })) });
+  assert.match(formatReport(buildReport(t), 'i.pptrace.json'), /\nplan {8}2 stages, balance \[1,1,1,1\] \(2 stages × 2 chunks\), 2 micro-batches, interleaved-1f1b/);
 });
 
 test('compareDeltas: step time in ms and %, bubble in percentage points', () => {

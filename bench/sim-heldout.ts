@@ -5,7 +5,7 @@ import type { BuiltinModel } from '../core/model/builtin';
 import { runPipeline, median } from '../core/runtime/executor';
 import { DEFAULT_OPTIMIZER } from '../core/runtime/optimizer';
 import type { Plan, RecomputeMode, ScheduleName } from '../core/schedule/types';
-import { checkChunks } from '../core/schedule/types';
+import { checkChunks, stageCount } from '../core/schedule/types';
 import { timelineFromTrace } from '../core/trace/import';
 import type { Timeline } from '../core/trace/timeline';
 import { calibrate } from '../core/simulate/calibrate';
@@ -148,9 +148,11 @@ async function main(): Promise<void> {
       const covered = m >= pred.lowMs && m <= pred.highMs;
       const isTraced = key(p) === key(tracedPlan);
       const isRec = key(p) === key(recPlan);
-      if (!isTraced) errors.push({ abs: Math.abs(error), agree: spread(p) <= AGREE, covered });
+      // The goals are for plans with a core per stage; a recommended plan with more workers than cores is listed apart.
+      const ownCores = stageCount(p) <= os.cpus().length;
+      if (!isTraced && ownCores) errors.push({ abs: Math.abs(error), agree: spread(p) <= AGREE, covered });
       data.push({ model: d.name, options: d.options, batch: d.batch, plan: p, measuredMs: m, roundMediansMs: perRound.get(key(p)), predictedMs: ms, intervalRelative: pred.relative, error, covered, calibratedOn: isTraced, recommended: isRec });
-      rows.push([d.name, d.batch, label(p), m.toFixed(1), `${(spread(p) * 100).toFixed(1)}%`, `${ms.toFixed(1)} ± ${(pred.relative * 100).toFixed(1)}%`, pct(error), covered ? 'yes' : 'no', isTraced ? 'calibrated on' : isRec ? 'recommended' : '']);
+      rows.push([d.name, d.batch, label(p), m.toFixed(1), `${(spread(p) * 100).toFixed(1)}%`, `${ms.toFixed(1)} ± ${(pred.relative * 100).toFixed(1)}%`, pct(error), covered ? 'yes' : 'no', [isTraced ? 'calibrated on' : isRec ? 'recommended' : '', ownCores ? '' : `${stageCount(p)} workers on ${os.cpus().length} cores: outside the goal`].filter(Boolean).join('; ')]);
     }
     const best = plans.reduce((a, b) => (measured(b) < measured(a) ? b : a));
     const rec = {
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
   const md = table(['model', 'batch', 'plan', 'measured ms', 'round spread', 'predicted', 'error', 'in interval', 'note'], rows);
   const recMd = table(['model', 'traced plan', 'ms', 'recommended', 'predicted speedup', 'advice ms', 'vs traced', 'best measured candidate', 'ms', 'advice vs best'], recRows);
   const summary = [
-    `all held-out plans: ${line(all)} (goals: median ≤ 3 %, p90 ≤ 8 %, max ≤ 12 %)`,
+    `held-out plans with a core per stage: ${line(all)} (goals: median ≤ 3 %, p90 ≤ 8 %, max ≤ 12 %)`,
     `plans whose rounds agree within ${AGREE * 100} %: ${line(agree)}`,
     `measured step inside the predicted interval: ${(coverage * 100).toFixed(0)} % of ${errors.length}`,
     `recommendation ("advice": the recommended plan when its gain is beyond its interval, else the traced plan): never slower than the traced plan in ${recs.filter((r) => (r.adviceMs as number) <= (r.tracedMs as number) * (1 + AGREE)).length} of ${recs.length} models (within the ${AGREE * 100} % the rounds agree to)`,

@@ -181,7 +181,7 @@ async function main(): Promise<void> {
   const relAll = stats(errors.map((e) => ({ abs: e.rel })));
   const relAgree = stats(errors.filter((e) => e.agree).map((e) => ({ abs: e.rel })));
   const coverage = errors.filter((e) => e.covered).length / errors.length;
-  const line = (s: ReturnType<typeof stats>) => `median |error| ${(s.median * 100).toFixed(1)}%, p90 ${(s.p90 * 100).toFixed(1)}%, max ${(s.max * 100).toFixed(1)}% over ${s.n} plans`;
+  const line = (s: ReturnType<typeof stats>) => (s.n ? `median |error| ${(s.median * 100).toFixed(1)}%, p90 ${(s.p90 * 100).toFixed(1)}%, max ${(s.max * 100).toFixed(1)}% over ${s.n} plans` : 'no such plan in this draw');
   const md = table(['model', 'batch', 'plan', 'measured ms', 'round spread', 'predicted', 'error', 'error vs traced in the same rounds', 'in interval', 'note'], rows);
   const recMd = table(['model', 'traced plan', 'ms', 'recommended', 'predicted speedup', 'advice ms', 'vs traced', 'best measured candidate', 'ms', 'advice vs best'], recRows);
   const summary = [

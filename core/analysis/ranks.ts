@@ -68,10 +68,10 @@ export function htaMerge(iv: [number, number][]): { s: number[]; e: number[] } {
 }
 const total = (m: { s: number[]; e: number[] }) => m.s.reduce((a, x, i) => a + m.e[i] - x, 0);
 
-/** HTA's temporal breakdown and comm/compute overlap for each rank of a Kineto timeline (empty for other timelines). */
+/** HTA's temporal breakdown and comm/compute overlap for each rank of a Kineto timeline (empty for other timelines, and for CPU-only traces: HTA defines it on GPU time). */
 export function rankBreakdown(t: Timeline): RankBreakdown[] {
   const k: OpTable | undefined = t.kernels;
-  if (!k || !t.ranks?.length) return [];
+  if (!k || !t.ranks?.length || t.ranks.some((r) => r.timedOn === 'cpu')) return [];
   const rowOf = new Map<string, number>();
   t.ranks.forEach((r, i) => rowOf.set(`${r.stage}:${r.replica}`, i));
   const n = t.ranks.length;

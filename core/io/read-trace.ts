@@ -105,6 +105,7 @@ export async function readTimeline(file: string, opts: { onProgress?: (read: num
 
 /** Event categories a PyTorch (Kineto) import never looks at: skipped unparsed while streaming (most of a trace's bytes). */
 // python_function is read: DeepSpeed's and Megatron's pipeline markers (_exec_forward_pass, forward_step) are python functions.
+// cpu_op is read only from a file without GPU activity (a second pass): a CPU-only profile is timed by its CPU ops.
 export const KINETO_SKIP = ['cpu_op', 'ac2g', 'fwdbwd', 'Trace', 'cpu_instant_event', 'python_function_call', 'overhead'] as const;
 
 /** The first ~64 KiB of a file's text (gunzipped when it is gzip), for telling formats apart. */
@@ -192,7 +193,14 @@ export async function readRun(inputs: string | readonly string[], opts: { onProg
     });
     if (!isKinetoHeader(r.header))
       throw new TraceError(`${f}: not a PyTorch profiler trace: its top level has no schemaVersion, distributedInfo or deviceProperties (keys: ${Object.keys(r.header).join(', ') || 'none'}); pass a trace written by torch.profiler (export_chrome_trace or tensorboard_trace_handler)`);
-    ranks.push(reader.finish(r.header));
+    let rank = reader.finish(r.header);
+    if (!rank.gpu.length) {
+      // No GPU activity: a CPU-only profile, timed by the cpu_op events the first pass skipped (kineto-cpu.ts); read it again with them.
+      const again = new KinetoRankReader(f);
+      const r2 = await streamTraceEvents(f, (batch) => again.addEvents(batch), { skipCategories: KINETO_SKIP.filter((c) => c !== 'cpu_op') });
+      rank = again.finish(r2.header);
+    }
+    ranks.push(rank);
     before += sizes[i];
   }
   opts.onProgress?.(total, total);

@@ -9,19 +9,25 @@ import { OP, windowAt } from './timeline';
  *   their args ("Process Group Ranks"): a group of three or more ranks is the pipeline itself (stage = position in the
  *   sorted list, as torch.distributed.pipelining, torchtitan and Megatron number pipeline ranks); groups of two
  *   (DeepSpeed's per-pair groups) chain into a path whose first stage is the end that sends before it receives. Without
- *   group args, a pg_config group named for the pipeline (pp, pipe) that holds the rank. Each disjoint pipeline is one
- *   data-parallel replica, numbered by its first stage's rank.
+ *   group args, a pg_config group named for the pipeline (pp, pipe) that holds the rank; else the peers its p2p ops name
+ *   (gloo's c10d::send/recv_ calls in a CPU-only trace, kineto-cpu.ts), each a pair chained as above (a peer is a rank
+ *   of the call's process group: without a group named for the pipeline, the default group's, i.e. the global rank).
+ *   Each disjoint pipeline is one data-parallel replica, numbered by its first stage's rank.
  * - Ops: each engine's markers where present (GPipe's `Forward {i}` / `Backward {i}`, DeepSpeed's `_exec_*` and
  *   Megatron's `forward_step` / `backward_step` python_function ranges): a compute kernel belongs to the marker whose
- *   CPU range holds its launch, launched from the marker's thread or from the autograd engine's thread (backward
- *   kernels are launched there). Without markers, the p2p pattern: compute kernels in launch order, cut at every p2p
- *   kernel and every change of launching thread: runs launched from the autograd thread are backwards (B), runs from the
- *   main thread forwards (F), main-thread runs after a step's last backward the optimizer (OPT). Micro-batches follow
+ *   CPU range holds its launch, launched from the marker's thread or by the autograd engine (backward kernels are
+ *   launched from its thread). Without markers, the p2p pattern: compute kernels in launch order, cut at every p2p
+ *   kernel (in a CPU-only trace also at every other collective outside backward: the thread blocks in it) and every
+ *   change between autograd and other work: the autograd engine's runs are backwards (B), the others
+ *   forwards (F) (on a stage after the first, only once its step has received: work before that, such as data loading,
+ *   is KERNEL), non-autograd runs after a step's last backward the optimizer (OPT). (In a CPU-only trace the "kernels"
+ *   are top-level CPU ops and the autograd engine's are its evaluate_function ops: kineto-cpu.ts.) Micro-batches follow
  *   the order of F (and of B) within a step unless the marker names them. Each p2p kernel is a SEND or RECV (its
  *   "Collective name"; a fused SendRecv counts as RECV) of the compute op launched before it (SEND) or after it (RECV),
  *   whose kind gives the peer: activations go forward, gradients back. Other collectives are ALLREDUCE (all-reduce,
  *   reduce-scatter, all-gather: data-parallel gradient sync) or COMM ops.
- * - Times are the GPU's: an op spans its kernels, first start to last end (the CPU runs ahead of them).
+ * - Times are the GPU's: an op spans its kernels, first start to last end (the CPU runs ahead of them); in a CPU-only
+ *   trace, its top-level CPU ops' (kineto-cpu.ts).
  * - Steps: one rank's iteration period (the first stage of the first replica): step t runs from the start of the first
  *   GPU work that step t launched there to the start of step t+1's, the last step to the end of its GPU work on any rank.
  *   Merging every rank's ProfilerStep window would add the pipeline's fill and drain stagger to each step.
@@ -76,12 +82,15 @@ export function pipelineLayout(placed: Placed[]): Layout {
     else if (groups.length) for (const g of groups) pairs.push([g[0], g[1]]);
     else {
       const named = p.r.pgConfig.find((g) => /(^|[^a-z])(pp|pipe|pipeline)([^a-z]|$)/i.test(`${g.name} ${g.desc}`) && g.ranks.includes(p.r.rank) && g.ranks.length > 1);
+      const peers = new Set<number>();
+      for (let i = 0; i < p.r.gpu.length; i++) if (isP2P(p.r, i) && p.r.gpu.peer[i] >= 0 && p.r.gpu.peer[i] !== p.r.rank) peers.add(p.r.gpu.peer[i]);
       if (named) pipelines.push(named.ranks.slice().sort((a, b) => a - b));
+      else if (peers.size) for (const q of peers) pairs.push([p.r.rank, q]);
       else unnamed.push(p.r.rank);
     }
   }
   if (unnamed.length && !pipelines.length && !pairs.length)
-    return { ok: false, why: `the point-to-point kernels of rank(s) ${unnamed.join(', ')} name no process group ("Process Group Ranks" in their args) and no pg_config group is named for the pipeline (pp, pipe), so stages cannot be told apart; profile with a PyTorch that records communication args (≥ 2.2)` };
+    return { ok: false, why: `the point-to-point ops of rank(s) ${unnamed.join(', ')} name no process group ("Process Group Ranks" in their args) and no peer (a c10d::send/recv_ call's concrete inputs), and no pg_config group is named for the pipeline (pp, pipe), so stages cannot be told apart; profile with record_shapes=True and a PyTorch that records communication args (≥ 2.2)` };
   // Pairs chain into paths: each connected component is one pipeline.
   const adj = new Map<number, Set<number>>();
   for (const [a, b] of pairs) {
@@ -155,7 +164,6 @@ export function markerRule(r: KinetoRank): EngineMarker['rule'] | null {
 export function engineOps(p: Placed, S: number, labelOf: (s: string) => number, out: RawOp[]): string {
   const r = p.r;
   const g = r.gpu;
-  const autograd = new Set(r.autogradTids);
   const rule = markerRule(r);
   const markers = rule ? r.markers.filter((m) => m.rule === rule) : [];
   const when = (i: number) => (Number.isNaN(g.launch[i]) ? g.start[i] : g.launch[i]);
@@ -164,8 +172,8 @@ export function engineOps(p: Placed, S: number, labelOf: (s: string) => number, 
     const w = windowAt(r.steps, t);
     return w < 0 ? -1 : r.steps[w].step;
   };
-  /** The marker whose range holds time t for a launch from thread tid, or -1. */
-  const markerAt = (t: number, tid: number) => {
+  /** The marker whose range holds time t for a launch from thread tid (`auto`: by the autograd engine), or -1. */
+  const markerAt = (t: number, tid: number, auto: boolean) => {
     let lo = 0;
     let hi = markers.length - 1;
     while (lo <= hi) {
@@ -175,7 +183,7 @@ export function engineOps(p: Placed, S: number, labelOf: (s: string) => number, 
     }
     for (let k = hi; k >= 0 && k > hi - 4; k--) {
       const m = markers[k];
-      if (t <= m.ts + m.dur && (tid === m.tid || autograd.has(tid) || Number.isNaN(tid))) return k;
+      if (t <= m.ts + m.dur && (tid === m.tid || auto || Number.isNaN(tid))) return k;
     }
     return -1;
   };
@@ -185,22 +193,29 @@ export function engineOps(p: Placed, S: number, labelOf: (s: string) => number, 
   const p2p: number[] = [];
   const others: number[] = [];
   let cur: Seg | null = null;
+  /** Steps in which this rank has received (a p2p Recv or SendRecv launched). */
+  const received = new Set<number>();
   for (const i of order) {
     if (g.kind[i] === OP.COMM) {
       if (isP2P(r, i)) p2p.push(i);
+      if (isP2P(r, i) && r.labels[g.label[i]] !== 'Send') received.add(stepOf(when(i)));
       else others.push(i);
-      if (isP2P(r, i) && cur && cur.marker < 0) cur = null; // a p2p kernel ends a run
+      // A p2p kernel ends a run; on CPU so does any collective outside backward (the calling thread blocks in it, where
+      // a GPU runs collectives on their own stream beside compute).
+      if (cur && cur.marker < 0 && (isP2P(r, i) || (r.timedOn === 'cpu' && !cur.auto))) cur = null;
       continue;
     }
     if (g.kind[i] !== OP.KERNEL) continue;
     const t = when(i);
     const tid = g.launchTid[i];
-    const auto = autograd.has(tid);
-    const mk = markers.length ? markerAt(t, tid) : -1;
+    const auto = g.backward[i] === 1;
+    const mk = markers.length ? markerAt(t, tid, auto) : -1;
     const step = stepOf(t);
     const same = cur && cur.step === step && (mk >= 0 ? cur.marker === mk : cur.marker < 0 && cur.auto === auto);
     if (!same) {
-      const kind = mk >= 0 ? markers[mk].kind : markers.length ? 'KERNEL' : auto ? 'B' : 'F';
+      // Without markers, a later stage's forward needs an input received first: work before its step's first receive
+      // (data loading, zero_grad) is no forward.
+      const kind: Seg['kind'] = mk >= 0 ? markers[mk].kind : markers.length ? 'KERNEL' : auto ? 'B' : p.row > 0 && !received.has(step) ? 'KERNEL' : 'F';
       cur = { kind, mb: mk >= 0 ? markers[mk].microbatch : -1, step, first: t, lo: g.start[i], hi: g.start[i] + g.dur[i], auto, marker: mk };
       // One marker, one op, even when its kernels are interleaved with another range's.
       const prior = mk >= 0 ? ofMarker.get(mk) : undefined;

@@ -6,6 +6,8 @@ import { HTA_COMM, HTA_COMPUTE, HTA_MEMORY, HTA_NO_STREAM, HTA_OTHER, HTA_UNCORR
 import { TraceError } from './import';
 import type { Placed, RawOp } from './kineto-pipeline';
 import { engineOps, periodSteps, pipelineLayout } from './kineto-pipeline';
+import type { DeviceColumns } from './kineto-cpu';
+import { CpuActivity } from './kineto-cpu';
 
 /*
  * Decisions (the rules a reader of a Kineto import needs):
@@ -29,13 +31,16 @@ import { engineOps, periodSteps, pipelineLayout } from './kineto-pipeline';
  *   SEND, RECV, ALLREDUCE (REDUCE_GRAD) and COMM (UNSHARD, RESHARD) ops. Their span is the GPU-side annotation of the
  *   same name only when no kernel was launched inside the CPU annotation (from any thread: a backward's kernels come
  *   from the autograd thread, and its GPU twin covers only the main thread's few); else the GPU time of those kernels
- *   (compute kernels for F, B, W; NCCL kernels for the rest), else the CPU annotation itself. A rank that runs several stages (interleaved, looped or V schedules)
+ *   (compute kernels for F, B, W; NCCL kernels for the rest), else the CPU annotation itself (in a CPU-only trace a
+ *   communication action without a c10d call did not communicate: left out). A rank that runs several stages (interleaved, looped or V schedules)
  *   is one row: row = its smallest stage, chunk = floor(stage / pipeline ranks). Ranks on the same row are replicas.
  *   The plan is guessed: one unit per stage, micro-batches = largest index + 1, schedule zb-h1 when W ops exist,
  *   interleaved-1f1b with chunks, gpipe when every F of a stage precedes its first B in every step, else 1f1b.
  * - Without `PP:` annotations: the pipeline from the p2p process groups and each engine's markers or the p2p pattern
  *   (kineto-pipeline.ts); when the ranks form none (no p2p kernel, one rank, no group), each rank is a row (in rank
  *   order), `ops` is the kernel table itself, and one warning says why there is no pipeline.
+ * - CPU-only traces (no GPU activity in a file, e.g. gloo on CPU): its top-level CPU ops stand in for kernels and its
+ *   c10d/gloo calls for NCCL kernels (kineto-cpu.ts), so every rule above applies to CPU ranges; one line says so.
  * - Ranks: distributedInfo.rank. One file without it is rank 0 (a warning); several files none of which names its
  *   rank are a TraceError; a file without a rank among named ones, a repeated rank, a rank of another job (world_size or
  *   backend differ from most files', or a process group of the same name lists other ranks: each rank's pg_config lists
@@ -183,18 +188,17 @@ export interface KinetoRank {
   backend: string | null;
   /** baseTimeNanoseconds / 1000, or null. */
   baseUs: number | null;
-  /** GPU activity in file order, times in the file's µs. kind: OP code (KERNEL, COMM, MEMCPY, MEMSET). */
-  gpu: {
-    length: number; kind: Uint8Array; start: Float64Array; dur: Float64Array;
-    /** When the CPU launched it (cuda_runtime / cuda_driver event with the same correlation), NaN when not in the trace. */
-    launch: Float64Array; label: Int32Array; bytes: Float64Array;
-    /** The CPU thread that launched it (NaN when the launch is not in the trace). */
-    launchTid: Float64Array;
-    /** How HTA reads it: htaKernelType of its name | HTA_UNCORRELATED | HTA_NO_STREAM. */
-    hta: Uint8Array;
-    /** Index into `groupRanks` of the process group an NCCL kernel's args name ("Process Group Ranks"), else -1. */
-    group: Int32Array;
-  };
+  /**
+   * GPU activity in file order, times in the file's µs. kind: OP code (KERNEL, COMM, MEMCPY, MEMSET). `launch`: when the
+   * CPU launched it (cuda_runtime / cuda_driver event with the same correlation), NaN when not in the trace; `launchTid`:
+   * the thread that launched it (NaN likewise); `group`: index into `groupRanks` of the process group an NCCL kernel's
+   * args name ("Process Group Ranks"), else -1; `peer`: a p2p op's peer when the trace names it, else -1; `backward`: 1
+   * for the autograd engine's work; `hta`: how HTA reads it (htaKernelType of its name | HTA_UNCORRELATED |
+   * HTA_NO_STREAM). In a CPU-only trace (`timedOn` 'cpu') it holds the CPU ranges of kineto-cpu.ts.
+   */
+  gpu: DeviceColumns;
+  /** What `gpu` holds: GPU activity, or (a file without any) the CPU ranges that stand in for it. */
+  timedOn: 'gpu' | 'cpu';
   /** Process groups' global ranks, as NCCL kernels' args list them. */
   groupRanks: number[][];
   /** distributedInfo.pg_config groups this rank belongs to (PyTorch lists only those). */
@@ -252,6 +256,8 @@ export class KinetoRankReader {
   private ppCpu: PPMark[] = [];
   private ppGpu: PPMark[] = [];
   private unknownPP = new Map<string, number>();
+  /** CPU ops and gloo work, kept until the file shows GPU activity (a CPU-only trace is timed by them). */
+  private cpu = new CpuActivity();
   private negative = 0;
   private firstNegative = '';
   private unusable = 0;
@@ -307,6 +313,7 @@ export class KinetoRankReader {
       if (cat === 'kernel' || cat === 'gpu_memcpy' || cat === 'gpu_memset' || cat === 'memcpy' || cat === 'memset' || syncOnStream) {
         const t = this.times(e, cat);
         if (!t) continue;
+        if (this.kind.n === 0) this.cpu.drop();
         const a = isObj(e.args) ? e.args : {};
         let kind: number = cat === 'kernel' ? OP.KERNEL : syncOnStream ? OP.SYNC : cat.endsWith('memcpy') ? OP.MEMCPY : OP.MEMSET;
         let label = -1;
@@ -339,8 +346,15 @@ export class KinetoRankReader {
           this.launchTs.push(e.ts);
           this.launchTid.push(typeof e.tid === 'number' ? e.tid : NaN);
         }
+      } else if (cat === 'cpu_op') {
+        const t = this.times(e, cat);
+        if (t) this.cpu.addOp(e, name, t.ts, t.dur);
       } else if (cat === 'user_annotation') {
         if (name.startsWith('PP:')) this.mark(e, name, this.ppCpu);
+        else if (name.startsWith('gloo:')) {
+          const t = this.times(e, 'gloo annotation');
+          if (t) this.cpu.addWork(e, name, t.ts, t.dur);
+        }
         else if (name.startsWith('ProfilerStep')) {
           const m = STEP_NAME.exec(name);
           const t = m ? this.times(e, 'ProfilerStep') : null;
@@ -442,6 +456,7 @@ export class KinetoRankReader {
     }
 
     const devices = [...this.devices].sort((a, b) => a - b);
+    const cpu = n === 0 ? this.cpu.build((s) => this.labels.of(s)) : null;
     if (devices.length > 1)
       warnings.push(`${file}: GPU events on ${devices.length} devices (${devices.join(', ')}) in one rank file; they are analysed as one rank; profile one GPU per rank (one process per device)`);
     if (this.negative)
@@ -461,13 +476,15 @@ export class KinetoRankReader {
     // The autograd engine's threads: by name, else the threads other than the main one that launch GPU work.
     let autogradTids = [...this.threadNames].filter(([, nm]) => /autograd/i.test(nm)).map(([tid]) => tid);
     if (!autogradTids.length && this.mainTid !== null) autogradTids = [...new Set(Array.from(launchTid).filter((x) => Number.isFinite(x) && x !== this.mainTid))];
+    const fromAutograd = new Set(autogradTids);
+    const gpu: DeviceColumns = cpu ?? {
+      length: n, kind: this.kind.done(), start: this.start.done(), dur: this.dur.done(),
+      launch, label: this.label.done(), bytes: this.bytes.done(), launchTid, hta: this.hta.done(), group: this.group.done(), peer: new Int32Array(n).fill(-1),
+      backward: Uint8Array.from(launchTid, (tid) => (fromAutograd.has(tid) ? 1 : 0)),
+    };
     return {
       file, rank, worldSize: int(di.world_size) || null, backend: typeof di.backend === 'string' ? di.backend : null,
-      baseUs,
-      gpu: {
-        length: n, kind: this.kind.done(), start: this.start.done(), dur: this.dur.done(),
-        launch, label: this.label.done(), bytes: this.bytes.done(), launchTid, hta: this.hta.done(), group: this.group.done(),
-      },
+      baseUs, gpu, timedOn: cpu ? 'cpu' : 'gpu',
       groupRanks: this.groupRanks, pgConfig, autogradTids, mainTid: this.mainTid, markers: this.markers.sort((a, b) => a.ts - b.ts), fractionalTs: this.fractionalTs,
       labels: this.labels.list.slice(),
       steps: kept,
@@ -671,6 +688,12 @@ function placeRows(placed: Placed[], warnings: string[]): { placed: Placed[]; pi
   return { placed, pipeline, stages, perRank, rowOfStage };
 }
 
+/** An empty device table. */
+const noDevice = (): DeviceColumns => ({
+  length: 0, kind: new Uint8Array(0), start: new Float64Array(0), dur: new Float64Array(0), launch: new Float64Array(0), label: new Int32Array(0),
+  bytes: new Float64Array(0), launchTid: new Float64Array(0), hta: new Uint8Array(0), group: new Int32Array(0), peer: new Int32Array(0), backward: new Uint8Array(0),
+});
+
 /** Interns strings into one list (the Timeline's labels). */
 class Labels {
   list: string[] = [];
@@ -787,10 +810,13 @@ function pipelineOps(placed: Placed[], rowOfStage: Map<number, number>, perRank:
           hi = Math.max(hi, g.start[i] + g.dur[i]);
         }
         add(m, lo, hi - lo, m.ts, bytes);
-      } else {
+      } else if (p.r.timedOn === 'gpu') {
         cpuTimed++;
         add(m, m.ts, m.dur, m.ts, bytes);
-      }
+      } else if (!comm) add(m, m.ts, m.dur, m.ts, bytes);
+      // A CPU-only trace holds every c10d call: a communication action that made none (REDUCE_GRAD without data
+      // parallelism, UNSHARD without FSDP) did not communicate, and is left out.
+
     }
     // GPU-side marks without a CPU one.
     for (const [name, list] of gpuByName) for (const m of list.slice(used.get(name) ?? 0)) add(m, m.ts, m.dur, m.ts, 0);
@@ -854,7 +880,10 @@ function stepRecords(placed: Placed[], tables: OpTable[], warnings: string[]): S
 /** Ranks → one Timeline on one clock; `warnings` are one-line problems that did not stop the analysis. */
 export function timelineFromKineto(input: KinetoRank[]): { timeline: Timeline; warnings: string[] } {
   const warnings: string[] = input.flatMap((r) => r.warnings);
-  const ranks = chooseRanks(input, warnings).filter((r) => {
+  const chosen = chooseRanks(input, warnings);
+  // CPU ranges stand in for device time only when no rank has GPU activity: beside GPU ranks, a CPU-only file has none.
+  const anyGpu = chosen.some((r) => r.timedOn === 'gpu');
+  const ranks = chosen.map((r) => (anyGpu && r.timedOn === 'cpu' ? { ...r, gpu: noDevice(), timedOn: 'gpu' as const } : r)).filter((r) => {
     const empty = !r.gpu.length && !r.pp.cpu.length && !r.pp.gpu.length;
     if (empty) warnings.push(`${r.file}: rank ${r.rank} has no GPU kernels, memcpy, memset or PP: annotations; left out; profile with ProfilerActivity.CUDA`);
     return !empty;
@@ -865,6 +894,10 @@ export function timelineFromKineto(input: KinetoRank[]): { timeline: Timeline; w
   if (world > ranks.length)
     warnings.push(
       `world_size is ${world} but ${ranks.length === 1 ? 'only rank' : `only ${ranks.length} ranks`} ${rankList(ranks.map((r) => r.rank))} ${ranks.length === 1 ? 'was' : 'were'} given; the figures are those ranks' alone; pass every rank's trace (or their folder) to see the whole job`,
+    );
+  if (ranks.some((r) => r.timedOn === 'cpu'))
+    warnings.push(
+      'no rank file has GPU activity (a CPU-only profile): ops are timed by CPU ranges (top-level CPU ops; gloo\'s c10d calls and their work as communication), not by kernels; profile with ProfilerActivity.CUDA on GPUs for device time',
     );
   const aligned = alignClocks(ranks, warnings);
   const labels = new Labels();
@@ -916,6 +949,7 @@ export function timelineFromKineto(input: KinetoRank[]): { timeline: Timeline; w
     .map((p) => ({
       rank: p.r.rank, worldSize: p.r.worldSize, file: p.r.file, stage: p.row, replica: p.replica, ppStages: p.stages, clockOffsetUs: p.offset, skewUs: p.skew,
       steps: p.r.steps.map((s) => s.step), ...(p.rule ? { opsRule: p.rule } : {}), ...(p.r.fractionalTs ? { fractionalTs: true } : {}),
+      ...(p.r.timedOn === 'cpu' ? { timedOn: 'cpu' as const } : {}),
       ...(p.r.steps.length ? { lastStepStartUs: Math.max(...p.r.steps.map((s) => s.startUs)) + p.offset } : {}),
     }))
     .sort((a, b) => a.stage - b.stage || a.replica - b.replica);

@@ -117,6 +117,8 @@ export interface RankInfo {
   fractionalTs?: boolean;
   /** Run-clock start of its latest-starting ProfilerStep#N (CPU side), for HTA's last-step filter; absent without steps. */
   lastStepStartUs?: number;
+  /** 'cpu': its file had no GPU activity, so its ops and `kernels` are CPU ranges (kineto-cpu.ts); absent: GPU time. */
+  timedOn?: 'cpu';
 }
 
 export interface Timeline {

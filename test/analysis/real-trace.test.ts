@@ -70,9 +70,10 @@ test('the critical path of a real step is causal and within the step', async () 
   for (let i = 1; i < p.ops.length; i++) {
     const a = p.ops[i - 1];
     const b = p.ops[i];
-    // A SEND's end is stamped after postMessage returns, so the peer's RECV may end a hair earlier.
-    const slack = a.kind === 'SEND' ? 0.5 : 1e-6;
-    assert.ok(a.startMs + a.durMs <= b.startMs + b.durMs + slack, `op ${i} ends after its predecessor`);
+    // A SEND's end is stamped after postMessage returns, and the peer can hold the tensor well before that (measured:
+    // 0.4-0.6 ms after the SEND began while it ran 2-9 ms on a loaded machine): a RECV only follows its SEND's start.
+    if (a.kind === 'SEND') assert.ok(a.startMs <= b.startMs + b.durMs + 1e-6, `op ${i} (RECV) ends before its SEND began`);
+    else assert.ok(a.startMs + a.durMs <= b.startMs + b.durMs + 1e-6, `op ${i} ends after its predecessor`);
     if (a.stage !== b.stage) assert.ok(a.kind === 'SEND' && b.kind === 'RECV', `stage change only through a transfer (${a.kind}→${b.kind})`);
   }
   // On a tiny model much of a step is messaging and scheduling between ops: the gaps, not the path.

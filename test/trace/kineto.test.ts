@@ -322,7 +322,12 @@ test('malformed: files without GPU activity are left out, all of them is a Trace
   const cpuOnly = [step(1, 0, 100), { ph: 'X', cat: 'cpu_op', name: 'aten::mm', pid: 1, tid: 1, ts: 1, dur: 1 }];
   const some = build(rank(0, ok, 'a.json'), rank(1, cpuOnly, 'b.json'));
   assert.deepEqual(some.warnings, ['b.json: rank 1 has no GPU kernels, memcpy, memset or PP: annotations; left out; profile with ProfilerActivity.CUDA']);
-  assert.throws(() => build(rank(0, cpuOnly, 'a.json'), rank(1, cpuOnly, 'b.json')), /a\.json, b\.json: no GPU activity to analyse in any rank file \(no kernel, gpu_memcpy or gpu_memset events\); profile with torch\.profiler/);
+  // Every file CPU-only: the CPU ranges stand in for device time (kineto-cpu.ts), and one line says so.
+  const cpu = build(rank(0, cpuOnly, 'a.json'), rank(1, cpuOnly, 'b.json'));
+  assert.ok(cpu.warnings[0].startsWith('no rank file has GPU activity (a CPU-only profile): ops are timed by CPU ranges'), cpu.warnings.join('\n'));
+  assert.equal(cpu.timeline.kernels?.length, 2);
+  const noEvents = [step(1, 0, 100)];
+  assert.throws(() => build(rank(0, noEvents, 'a.json'), rank(1, noEvents, 'b.json')), /a\.json, b\.json: no GPU activity to analyse in any rank file \(no kernel, gpu_memcpy or gpu_memset events\); profile with torch\.profiler/);
   const pp = build(rank(0, [...ok, ann('PP:0F0', 10, 5, true), ann('PP:0FOO1', 20, 5), ann('PP:(0F1;1B0)OVERLAP_F_B', 30, 5)], 'p.json'));
   assert.ok(pp.warnings.includes('p.json: 2 PP: annotation(s) name no known action (e.g. "PP:0FOO1"; known: PP:<stage><F|I|B|W|SEND_F|RECV_F|SEND_B|RECV_B|UNSHARD|RESHARD|REDUCE_GRAD><micro-batch>); they are left out'), pp.warnings.join('\n'));
   const base = build(rank(0, ok, 'a.json', { baseTimeNanoseconds: 1e18 }), rank(1, ok, 'b.json'));
@@ -371,7 +376,7 @@ test('bad input: no pipeline (no p2p kernel, one rank, a partial job) gives the 
   const send = (ts: number) => kernel('ncclDevKernel_SendRecv(x)', ts, 10, { stream: 40, args: { 'Collective name': 'send', 'In msg nelems': 10, 'Out msg nelems': 10, dtype: 'Float' } });
   const bare = timelineFromKineto([rank(0, [step(1, 0, 100), ...send(10)], 'a.json'), rank(1, [step(1, 0, 100), ...send(10)], 'b.json')]);
   assert.equal(bare.timeline.plan, null);
-  assert.ok(bare.warnings.some((w) => /^no pipeline: the point-to-point kernels of rank\(s\) 0, 1 name no process group/.test(w)), bare.warnings.join('\n'));
+  assert.ok(bare.warnings.some((w) => /^no pipeline: the point-to-point ops of rank\(s\) 0, 1 name no process group/.test(w)), bare.warnings.join('\n'));
 });
 
 test('batched p2p (batch_isend_irecv: one SendRecv kernel whose args say "coalesced") still links the ranks into a pipeline; it counts as a RECV', () => {

@@ -1,4 +1,5 @@
 // HTA parity: Holistic Trace Analysis itself (scripts/hta-breakdown.py) against pipeprof's per-rank breakdown and overlap on real and seeded multi-rank Kineto traces, and HTA's load time against pipeprof's import + report.
+import { uniforms } from '../core/model/rng';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,17 +27,6 @@ const REAL: { name: string; files: string[] }[] = [
   { name: 'nccl-2rank-rank0', files: ['nccl-2rank-rank0.json.gz'] },
 ];
 
-/** mulberry32: a small seeded generator, so a seed names the same jobs on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Ev = Record<string, unknown>;
 const ENGINES: NonNullable<PPRunOptions['engine']>[] = ['pp', 'gpipe', 'bare', 'deepspeed', 'megatron'];
@@ -137,7 +127,7 @@ async function main(): Promise<void> {
   console.log(`seed ${SEED} (rerun with --seed ${SEED}); ${JOBS} synthetic jobs; HTA: ${PYTHON}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeprof-hta-parity-'));
   try {
-    const r = rng(SEED);
+    const r = uniforms(SEED);
     const sets: { name: string; kind: 'real' | 'synthetic'; about: string; files: string[] }[] = REAL.map((s) => ({
       name: s.name, kind: 'real' as const, about: 'HTA test data', files: s.files.map((f) => path.join(FIXTURES, f)),
     }));

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildSchedule } from '../core/schedule';
-import type { Plan } from '../core/schedule/types';
+import type { Plan } from '../core/plan/types';
 import type { StepRecord, TraceEvent, TraceMeta } from '../core/trace/schema';
 import { TRACE_VERSION } from '../core/trace/schema';
 import { stageProcessName } from '../core/trace/chrome';

@@ -3,7 +3,7 @@ import * as v8 from 'node:v8';
 import { builtinModel } from '../core/model/builtin';
 import { runPipeline } from '../core/runtime/executor';
 import { DEFAULT_OPTIMIZER } from '../core/runtime/optimizer';
-import type { Plan } from '../core/schedule/types';
+import type { Plan } from '../core/plan/types';
 import { machine, save, table, args } from './common';
 
 const STEPS = Number(args.get('steps') ?? 1000);

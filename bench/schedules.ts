@@ -2,7 +2,7 @@
 import { builtinModel } from '../core/model/builtin';
 import { runPipeline, median } from '../core/runtime/executor';
 import { DEFAULT_OPTIMIZER } from '../core/runtime/optimizer';
-import type { Plan, ScheduleName } from '../core/schedule/types';
+import type { Plan, ScheduleName } from '../core/plan/types';
 import { analyticBubble } from '../core/schedule/analytic';
 import { timelineFromTrace } from '../core/trace/import';
 import { utilization } from '../core/analysis/utilization';

@@ -4,7 +4,7 @@ import { builtinModel } from '../core/model/builtin';
 import type { BuiltinModel } from '../core/model/builtin';
 import { runPipeline, median } from '../core/runtime/executor';
 import { DEFAULT_OPTIMIZER } from '../core/runtime/optimizer';
-import type { Plan } from '../core/schedule/types';
+import type { Plan } from '../core/plan/types';
 import { timelineFromTrace } from '../core/trace/import';
 import type { Timeline } from '../core/trace/timeline';
 import { calibrate } from '../core/simulate/calibrate';

@@ -2,7 +2,7 @@
 import { builtinModel } from '../core/model/builtin';
 import { runPipeline, median } from '../core/runtime/executor';
 import { DEFAULT_OPTIMIZER } from '../core/runtime/optimizer';
-import { uniformBalance } from '../core/config/capture-config';
+import { uniformBalance } from '../core/plan/partition';
 import { machine, save, table, args } from './common';
 
 const width = Number(args.get('width') ?? 1024);

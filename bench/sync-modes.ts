@@ -8,7 +8,7 @@ import { mean } from '../core/analysis/utilization';
 import type { RunResult } from '../core/runtime/executor';
 import { DEFAULT_OPTIMIZER } from '../core/runtime/optimizer';
 import type { OptimizerConfig } from '../core/runtime/optimizer';
-import type { Plan, SyncConfig } from '../core/schedule/types';
+import type { Plan, SyncConfig } from '../core/plan/types';
 import { timelineFromTrace } from '../core/trace/import';
 import type { Timeline } from '../core/trace/timeline';
 import { buildReport } from '../core/analysis/report';

@@ -5,7 +5,7 @@ import { runPipeline, median } from '../core/runtime/executor';
 import type { RunResult } from '../core/runtime/executor';
 import type { BackendName } from '../core/runtime/backends';
 import { DEFAULT_OPTIMIZER } from '../core/runtime/optimizer';
-import { uniformBalance } from '../core/config/capture-config';
+import { uniformBalance } from '../core/plan/partition';
 import { timelineFromTrace } from '../core/trace/import';
 import { calibrate } from '../core/simulate/calibrate';
 import { simulate } from '../core/simulate/simulate';

@@ -5,11 +5,11 @@ import { pct, readInputs, table } from './io';
 import type { Change, DiffSide, TraceDiff } from '../core/analysis/diff';
 import { diffRuns } from '../core/analysis/diff';
 import { AnalysisError } from '../core/analysis/utilization';
-import { formatBytes } from '../core/recommend/partition';
+import { formatBytes } from '../core/text';
 import { printable } from '../core/io/printable';
 import type { CliIO } from './io';
 import { planText } from '../core/config/apply-plan';
-import { stageCount } from '../core/schedule/types';
+import { stageCount } from '../core/plan/types';
 
 export interface DiffFlags {
   json?: boolean;

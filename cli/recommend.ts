@@ -10,17 +10,15 @@ import { MAX_CONFIG_BYTES, checkConfigText } from '../core/config/config-text';
 import { readCapped } from './capture';
 import { checkOutputs, writeOrKeep } from '../core/io/outputs';
 import { expandInputs } from '../core/io/read-trace';
-import { readInputs } from './io';
-import { KINETO_UNITS_PER_MICROBATCH } from '../core/recommend/for-trace';
+import { readInputs, Progress } from './io';
+import { KINETO_UNITS_PER_MICROBATCH, engineTerms, recommendForTrace } from '../core/recommend/for-trace';
 import { VERIFY_WARMUP_MS, verificationCandidates, verifyPlans } from '../core/io/verify';
 import type { VerifiedPlan } from '../core/io/verify';
 import { predictionText } from '../core/simulate/uncertainty';
 import type { RankedPlan } from '../core/recommend/recommend';
-import { Progress } from './io';
-import { engineTerms, recommendForTrace } from '../core/recommend/for-trace';
 import type { ExportFormat } from '../core/recommend/export';
 import { EXPORT_FORMATS, exportPlan, parseFormat } from '../core/recommend/export';
-import { formatBytes } from '../core/recommend/partition';
+import { formatBytes } from '../core/text';
 import type { CliIO } from './io';
 
 

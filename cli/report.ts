@@ -21,7 +21,7 @@ import type { CliIO } from './io';
 import type { GpuShare } from '../core/analysis/gpu-share';
 import { gpuShare } from '../core/analysis/gpu-share';
 import { planText } from '../core/config/apply-plan';
-import { stageCount } from '../core/schedule/types';
+import { stageCount } from '../core/plan/types';
 
 export interface ReportFlags {
   json?: boolean;

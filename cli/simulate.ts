@@ -1,7 +1,7 @@
 // `pipeprof simulate <trace>`: calibrate on a trace, replay a plan (the traced one, or flags' changes) on the timing model, print or write it.
 import type { Command } from 'commander';
 import { UsageError } from '../core/config/errors';
-import { smallDivisors, uniformBalance } from '../core/config/capture-config';
+import { divisors as divisorsOf, uniformBalance } from '../core/plan/partition';
 import { choice } from '../core/config/choice';
 import { readTimeline } from '../core/io/read-trace';
 import { writeTimeline } from '../core/io/write-trace';
@@ -12,9 +12,10 @@ import { predictionOf, predictionText } from '../core/simulate/uncertainty';
 import type { Prediction } from '../core/simulate/uncertainty';
 import { buildReport } from '../core/analysis/report';
 import type { Report } from '../core/analysis/report';
-import { RECOMPUTE_MODES, SCHEDULES, checkChunks } from '../core/schedule/types';
+import { checkChunks } from '../core/plan/check';
+import { RECOMPUTE_MODES, SCHEDULES } from '../core/plan/types';
 import { analyticBubbleFormula } from '../core/schedule/analytic';
-import type { Plan } from '../core/schedule/types';
+import type { Plan } from '../core/plan/types';
 import type { Timeline } from '../core/trace/timeline';
 import type { CliIO } from './io';
 import { pct } from './io';
@@ -52,7 +53,7 @@ export function resolveSimulatePlan(traced: Plan, batch: number, layers: number,
   let microbatches = traced.microbatches;
   if (flags.microbatches !== undefined) {
     const m = Number(flags.microbatches);
-    const divisors = smallDivisors(batch);
+    const divisors = divisorsOf(batch, 64);
     if (!Number.isInteger(m) || m <= 0 || batch % m !== 0)
       problems.push(`--microbatches must be a positive integer dividing the traced batch ${batch} (got ${JSON.stringify(flags.microbatches)}); use one of ${divisors.join(', ')}`);
     else microbatches = m;

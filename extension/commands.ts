@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parse as parseJsonc } from 'jsonc-parser';
 import { planText } from '../core/config/apply-plan';
-import { formatBytes } from '../core/recommend/partition';
+import { formatBytes } from '../core/text';
 import type { CaptureOutcome } from './capture-process';
 import { runCapture, timestampName } from './capture-process';
 import { CONFIG_NAME } from './config-edit';

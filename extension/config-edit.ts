@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import { applyPlanToConfig } from '../core/config/apply-plan';
-import type { Plan } from '../core/schedule/types';
+import type { Plan } from '../core/plan/types';
 
 export const CONFIG_NAME = 'pipeprof.config.json';
 

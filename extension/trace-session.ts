@@ -9,7 +9,7 @@ import { timelineToTrace } from '../core/trace/export';
 import { recommendForTrace } from '../core/recommend/for-trace';
 import type { RankedPlan } from '../core/recommend/recommend';
 import { planOfRanked } from '../core/recommend/recommend';
-import type { Plan } from '../core/schedule/types';
+import type { Plan } from '../core/plan/types';
 import type { CostModel } from '../core/simulate/cost-model';
 import { simulate } from '../core/simulate/simulate';
 import type { Timeline } from '../core/trace/timeline';

@@ -6,7 +6,7 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const DIRS = ['core', 'cli', 'extension', 'media', 'test', 'bench', 'scripts'];
 /** core/ parts that must also bundle for the webview: no Node built-ins. */
-const BROWSER_SAFE = ['core/analysis', 'core/schedule', 'core/simulate', 'core/trace'];
+const BROWSER_SAFE = ['core/analysis', 'core/plan', 'core/schedule', 'core/simulate', 'core/trace'];
 
 function files(dir) {
   const abs = path.join(ROOT, dir);

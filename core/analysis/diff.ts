@@ -1,5 +1,5 @@
 // Two runs compared: run totals, each stage and each op kind, from the two reports; what cannot be compared is said, not guessed.
-import type { Plan } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import type { Timeline } from '../trace/timeline';
 import { OP_KINDS } from '../trace/timeline';
 import type { Report } from './report';

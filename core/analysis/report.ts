@@ -1,5 +1,6 @@
 // The report: every analysis of one timeline gathered into the object `pipeprof report --json` prints, plus one step's ops to draw.
-import type { OpKind, Plan } from '../schedule/types';
+import type { OpKind } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import type { Timeline } from '../trace/timeline';
 import { OP_KINDS } from '../trace/timeline';
 import type { BusyMs } from './utilization';

@@ -1,7 +1,7 @@
 // Writing a plan into pipeprof.config.json text (JSON with comments): field edits that keep every other byte, shared by the CLI and the extension.
 import { applyEdits, modify, parse, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { Edit, Node, ParseError } from 'jsonc-parser';
-import type { Plan } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import type { Timeline } from '../trace/timeline';
 import { UsageError } from './errors';
 

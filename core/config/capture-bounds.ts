@@ -1,7 +1,7 @@
 // What a capture will take before it starts: memory (weights, activations, workers, trace) and threads, checked against the machine.
 import type { ModelSpec } from '../model/types';
-import type { Plan } from '../schedule/types';
-import { formatBytes } from '../recommend/partition';
+import type { Plan } from '../plan/types';
+import { formatBytes } from '../text';
 
 /**
  * Measured on this project's 2-core machine (wasm, mlp 8×1024, batch 32, 4 micro-batches, 2 steps; peak RSS by

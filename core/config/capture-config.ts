@@ -3,18 +3,14 @@ import { BUILTIN_MODELS } from '../model/builtin';
 import { choice } from './choice';
 import { LOSSES } from '../model/types';
 import type { LossKind } from '../model/types';
-import { SCHEDULES, RECOMPUTE_MODES, checkChunks } from '../schedule/types';
-import type { ScheduleName, RecomputeMode } from '../schedule/types';
+import { checkChunks } from '../plan/check';
+import { SCHEDULES, RECOMPUTE_MODES, SYNC_MODES, ALLREDUCE_ALGOS, COMPRESSIONS } from '../plan/types';
+import type { ScheduleName, RecomputeMode, SyncMode, AllReduceAlgo, Compression } from '../plan/types';
 import { BACKENDS } from '../runtime/backends';
 import type { BackendName } from '../runtime/backends';
 import { OPTIMIZERS } from '../runtime/optimizer';
 import type { OptimizerName } from '../runtime/optimizer';
-import { SYNC_MODES } from '../runtime/protocol';
-import type { SyncMode } from '../runtime/protocol';
-import { ALLREDUCE_ALGOS } from '../runtime/allreduce';
-import type { AllReduceAlgo } from '../runtime/allreduce';
-import { COMPRESSIONS } from '../runtime/compress';
-import type { Compression } from '../runtime/compress';
+import { divisors, uniformBalance } from '../plan/partition';
 
 /** A model by name (`mlp`, `cnn`, `transformer`, or a path to a tfjs model.json), with options for built-ins. */
 export type ModelChoice = string | { name: string; [option: string]: number | string };
@@ -107,13 +103,6 @@ export type ConfigField = keyof typeof CONFIG_FIELDS;
 
 /** A value as a message shows it: JSON, but Infinity and NaN by name (JSON would say null). */
 export const showValue = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
-
-/** The divisors of n up to `max`, in order: O(max), whatever n is (a list of every divisor of 10^9 does not fit in memory). */
-export function smallDivisors(n: number, max = 64): number[] {
-  const out: number[] = [];
-  for (let d = 1; d <= Math.min(max, n); d++) if (n % d === 0) out.push(d);
-  return out;
-}
 
 /** A built-in model's options (width, depth, blocks, vocab, ...) above this are no model this tool trains. */
 export const MAX_MODEL_OPTION = 1_000_000;
@@ -247,12 +236,6 @@ export function mergeConfig(file: Partial<CaptureConfig>, flags: Partial<Capture
   return out;
 }
 
-/** Splits `layers` into `stages` contiguous runs as evenly as possible, earlier stages taking the remainder. */
-export function uniformBalance(layers: number, stages: number): number[] {
-  const base = Math.floor(layers / stages);
-  return Array.from({ length: stages }, (_, s) => base + (s < layers % stages ? 1 : 0));
-}
-
 /** Cross-field rules once the model's layer count is known; returns the balance to use, or problems. */
 export function resolveBalance(cfg: CaptureConfig, layers: number, source: (field: string) => string): { balance: number[]; problems: string[] } {
   const problems: string[] = [];
@@ -277,8 +260,8 @@ export function resolveBalance(cfg: CaptureConfig, layers: number, source: (fiel
     balance = uniformBalance(layers, Math.min(S * v, layers));
   }
   if (cfg.batch % cfg.microbatches !== 0) {
-    const divisors = smallDivisors(cfg.batch);
-    problems.push(`${source('batch')} ${cfg.batch} is not divisible by microbatches ${cfg.microbatches}; use --microbatches ${divisors.filter((d) => d <= cfg.microbatches).pop() ?? 1} (divisors of ${cfg.batch}: ${divisors.join(', ')})`);
+    const small = divisors(cfg.batch, 64);
+    problems.push(`${source('batch')} ${cfg.batch} is not divisible by microbatches ${cfg.microbatches}; use --microbatches ${small.filter((d) => d <= cfg.microbatches).pop() ?? 1} (divisors of ${cfg.batch}: ${small.join(', ')})`);
   }
   for (const p of checkChunks({ balance, microbatches: cfg.microbatches, schedule: cfg.schedule, chunks: v })) problems.push(`${source('chunks')}: ${p}`);
   const mb = cfg.batch / cfg.microbatches;

@@ -8,7 +8,7 @@ import type { ModelSpec } from '../model/types';
 import { withLoss } from '../model/types';
 import { builtinModel, BUILTIN_MODELS } from '../model/builtin';
 import type { BuiltinModel } from '../model/builtin';
-import type { Plan } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import { loadModelJson } from './load-model-json';
 import { checkOutputs, writeOrKeep } from './outputs';
 import type { Output } from './outputs';

@@ -1,6 +1,6 @@
 // Verifying recommendations: run the top plans for real (a few steps each, the recorder off) and rank them by measured step time.
 import type { Timeline } from '../trace/timeline';
-import type { Plan } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import type { RankedPlan } from '../recommend/recommend';
 import { planOfRanked } from '../recommend/recommend';
 import { UsageError } from '../config/errors';

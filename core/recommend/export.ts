@@ -29,7 +29,7 @@ import type { LayerSummary } from '../model/types';
 import { UsageError } from '../config/errors';
 import { choice } from '../config/choice';
 import { analyticBubble } from '../schedule/analytic';
-import type { ScheduleName } from '../schedule/types';
+import type { ScheduleName } from '../plan/types';
 
 export const EXPORT_FORMATS = ['torchgpipe', 'deepspeed', 'megatron', 'torch-pipelining'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -4,7 +4,7 @@ import { calibrate } from '../simulate/calibrate';
 import type { CostModel } from '../simulate/cost-model';
 import type { Timeline } from '../trace/timeline';
 import { OP } from '../trace/timeline';
-import type { Plan } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import { rankTraced, recommend } from './recommend';
 import { median } from '../analysis/utilization';
 import type { RankedPlan } from './recommend';

@@ -4,16 +4,17 @@ import { kindScaleOf, layerMs, layerOptMs, lossMs, transferMs } from '../simulat
 import { simulate, stageBytes } from '../simulate/simulate';
 import { predictionOf } from '../simulate/uncertainty';
 import type { LayerSummary } from '../model/types';
-import type { Plan, RecomputeMode, ScheduleName, SyncConfig, SyncMode } from '../schedule/types';
-import { DEFAULT_SYNC, checkChunks } from '../schedule/types';
+import type { Plan, RecomputeMode, ScheduleName, SyncConfig, SyncMode } from '../plan/types';
+import { checkChunks } from '../plan/check';
+import { DEFAULT_SYNC } from '../plan/types';
 import { buildSchedule } from '../schedule';
 import { recomputes } from '../schedule/recompute';
 import type { Timeline } from '../trace/timeline';
 import { median, utilization } from '../analysis/utilization';
-import { uniformBalance } from '../config/capture-config';
+import { uniformBalance, neighbourBalances, optimalPartition, divisors } from '../plan/partition';
 import { UsageError } from '../config/errors';
-import type { PartitionInput } from './partition';
-import { formatBytes, neighbourBalances, optimalPartition } from './partition';
+import type { PartitionInput } from '../plan/partition';
+import { formatBytes } from '../text';
 
 export interface RecommendInput {
   costs: CostModel;
@@ -73,12 +74,6 @@ export const planOfRanked = (p: RankedPlan): Plan => ({
 
 /** Recompute modes the search tries, cheapest first. */
 export const SEARCH_RECOMPUTE: readonly RecomputeMode[] = ['never', 'except-last', 'always'];
-
-export function divisors(n: number): number[] {
-  const out: number[] = [];
-  for (let d = 1; d <= n; d++) if (n % d === 0) out.push(d);
-  return out;
-}
 
 /** `E,3|3,H` for a transformer (embedding first, LM head last, blocks counted), `3|3|2` for any other model. */
 export function layoutString(balance: readonly number[], layers: readonly LayerSummary[]): string {

@@ -1,10 +1,8 @@
 // Gradient all-reduce among a stage's replicas: ring (reduce-scatter, then all-gather) or naive gather-to-one, each hop traced.
-import type { Compression, Packed } from './compress';
+import type { Packed } from './compress';
+import type { Compression, AllReduceAlgo } from '../plan/types';
 import { compress, decompress, wireBytes } from './compress';
 
-import type { AllReduceAlgo } from '../schedule/types';
-export { ALLREDUCE_ALGOS } from '../schedule/types';
-export type { AllReduceAlgo } from '../schedule/types';
 
 /** One piece of an all-reduce on the wire between two replicas of a stage. */
 export interface ReduceMsg {

@@ -1,8 +1,6 @@
 // Gradient compression for all-reduce and parameter-server traffic: fp16 by truncation (as Pipe-SGD) and int8 scalar quantization.
 
-import type { Compression } from '../schedule/types';
-export { COMPRESSIONS } from '../schedule/types';
-export type { Compression } from '../schedule/types';
+import type { Compression } from '../plan/types';
 
 /** A compressed run of floats, ready to post (its buffer can be transferred). */
 export interface Packed {

@@ -1,6 +1,7 @@
 // Messages between the executor (main thread) and the stage workers, as one discriminated union each way.
 import type { ModelSpec } from '../model/types';
-import type { Plan, ScheduledOp } from '../schedule/types';
+import type { ScheduledOp } from '../schedule/types';
+import type { Plan, SyncConfig } from '../plan/types';
 import type { TraceEvent } from '../trace/schema';
 import type { LayerCost } from '../trace/timeline';
 import type { BackendName, GpuAdapter } from './backends';
@@ -8,9 +9,6 @@ import type { OptimizerConfig } from './optimizer';
 import type { ReduceMsg } from './allreduce';
 import type { Packed } from './compress';
 
-export { SYNC_MODES, DEFAULT_SYNC } from '../schedule/types';
-export type { SyncMode, SyncConfig } from '../schedule/types';
-import type { SyncConfig } from '../schedule/types';
 
 /** A worker's current op in shared memory: [op code + 1 (0: none yet), step, micro-batch (−1: none), chunk]. */
 export const STATUS_FIELDS = 4;

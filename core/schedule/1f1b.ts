@@ -1,5 +1,6 @@
 // 1F1B (PipeDream-Flush): a warm-up of forwards, then one forward one backward, then the remaining backwards.
-import type { RecomputeMode, Schedule, ScheduledOp } from './types';
+import type { Schedule, ScheduledOp } from './types';
+import type { RecomputeMode } from '../plan/types';
 import { backwardOps } from './gpipe';
 
 export function oneFOneB(opts: { stages: number; microbatches: number; recompute?: RecomputeMode }): Schedule {

@@ -1,6 +1,7 @@
 // Analytic bubble of each schedule: the mean share of the step a stage sits idle, for equal stages and free communication.
-import type { Plan } from './types';
-import { checkChunks, stageCount } from './types';
+import type { Plan } from '../plan/types';
+import { checkChunks } from '../plan/check';
+import { stageCount } from '../plan/types';
 
 /**
  * Idle over step, the same on every stage (so also their mean, as core/analysis/utilization.ts measures it), when

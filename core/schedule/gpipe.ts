@@ -1,5 +1,6 @@
 // GPipe: all forwards of the step, then all backwards in reverse micro-batch order (torchgpipe's clock cycles).
-import type { RecomputeMode, Schedule, ScheduledOp } from './types';
+import type { Schedule, ScheduledOp } from './types';
+import type { RecomputeMode } from '../plan/types';
 import { recomputes } from './recompute';
 
 /** torchgpipe's clock cycles: at tick k, the (microbatch, stage) pairs with microbatch + stage = k. */

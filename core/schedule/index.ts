@@ -1,6 +1,8 @@
 // Builds the schedule a plan asks for, and checks it.
-import type { Plan, Schedule } from './types';
-import { checkChunks, stageCount } from './types';
+import type { Schedule } from './types';
+import type { Plan } from '../plan/types';
+import { checkChunks } from '../plan/check';
+import { stageCount } from '../plan/types';
 import { gpipe } from './gpipe';
 import { oneFOneB } from './1f1b';
 import { interleaved1F1B } from './interleaved';

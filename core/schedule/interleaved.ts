@@ -1,6 +1,7 @@
 // Interleaved 1F1B (Megatron-LM's virtual pipeline): v model chunks per stage, micro-batches taken through the chunks in groups.
-import type { RecomputeMode, Schedule, ScheduledOp } from './types';
-import { interleavedRounds } from './types';
+import type { Schedule, ScheduledOp } from './types';
+import type { RecomputeMode } from '../plan/types';
+import { interleavedRounds } from '../plan/check';
 import { backwardOps } from './gpipe';
 import { oneFOneB } from './1f1b';
 

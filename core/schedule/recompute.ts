@@ -1,5 +1,5 @@
 // Re-materialization (GPipe): which micro-batches drop their activations after F and recompute them (R) before B.
-import type { RecomputeMode } from './types';
+import type { RecomputeMode } from '../plan/types';
 
 /**
  * torchgpipe's modes: `always` recomputes every micro-batch; `except-last` every one but the last,

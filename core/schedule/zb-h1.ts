@@ -1,5 +1,6 @@
 // ZB-H1 (Zero Bubble Pipeline Parallelism, Qi et al. 2023): 1F1B with the backward split into B and W, W delayed to fill the tail.
-import type { RecomputeMode, Schedule, ScheduledOp } from './types';
+import type { Schedule, ScheduledOp } from './types';
+import type { RecomputeMode } from '../plan/types';
 import { backwardOps } from './gpipe';
 
 /**

@@ -1,6 +1,6 @@
 // Calibration: fits a CostModel to one measured trace (per-layer probe, in-pipeline op times, contention, link, optimizer, memory).
 import type { Timeline } from '../trace/timeline';
-import type { Plan } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import { mean, median } from '../analysis/utilization';
 import { UsageError } from '../config/errors';
 import { OP } from '../trace/timeline';

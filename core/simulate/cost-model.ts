@@ -1,5 +1,5 @@
 // The simulator's cost model: per-layer op times by micro-batch size, link, optimizer and memory terms, and the time of each kind of op.
-import type { AllReduceAlgo, Compression } from '../schedule/types';
+import type { AllReduceAlgo, Compression } from '../plan/types';
 import type { SharedGpu } from './shared-gpu';
 
 /** Everything the simulator needs to time a plan; `calibrate` fits it to a measured trace. */

@@ -1,6 +1,7 @@
 // The simulator: replays a plan's schedule with the runtime's semantics and a cost model, emitting a predicted Timeline.
-import type { Plan, Schedule, ScheduledOp, SyncConfig } from '../schedule/types';
-import { DEFAULT_SYNC } from '../schedule/types';
+import type { Schedule, ScheduledOp } from '../schedule/types';
+import type { Plan, SyncConfig } from '../plan/types';
+import { DEFAULT_SYNC } from '../plan/types';
 import { buildSchedule } from '../schedule';
 import { recomputes } from '../schedule/recompute';
 import type { LayerSummary } from '../model/types';

@@ -1,5 +1,5 @@
 // How far a prediction holds: an interval from the traced run's spread, the calibration's residual and how far the plan is from the traced one.
-import type { Plan } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import type { CostModel } from './cost-model';
 
 /** A predicted step time with its interval (about 95 %: two standard errors). */

@@ -1,6 +1,6 @@
 // Importer: a parsed pipeprof (or plain Chrome) trace → a Timeline, written straight into columns; every problem is one clear line.
-import type { Plan, SyncConfig } from '../schedule/types';
-import { ALLREDUCE_ALGOS, COMPRESSIONS, RECOMPUTE_MODES, SCHEDULES, SYNC_MODES } from '../schedule/types';
+import type { Plan, SyncConfig } from '../plan/types';
+import { ALLREDUCE_ALGOS, COMPRESSIONS, RECOMPUTE_MODES, SCHEDULES, SYNC_MODES } from '../plan/types';
 import type { LayerSummary } from '../model/types';
 import type { HostInfo, StepRecord } from './schema';
 import { TRACE_VERSION } from './schema';

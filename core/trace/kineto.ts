@@ -1,5 +1,6 @@
 // PyTorch profiler (Kineto) traces → one Timeline: kernels per rank, NCCL collectives, ProfilerStep steps, `PP:` pipeline ops, one clock.
-import type { OpKind, Plan } from '../schedule/types';
+import type { OpKind } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import type { StepRecord } from './schema';
 import type { OpTable, RankInfo, Timeline } from './timeline';
 import { HTA_COMM, HTA_COMPUTE, HTA_MEMORY, HTA_NO_STREAM, HTA_OTHER, HTA_UNCORRELATED, LANE_OF_KIND, OP, allocOpTable, finishOpTable, windowAt } from './timeline';

@@ -1,5 +1,6 @@
 // The trace file: Chrome Trace Event JSON plus a `pipeprof` metadata block (DESIGN.md, "The trace file").
-import type { Plan, OpKind } from '../schedule/types';
+import type { OpKind } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import type { LayerSummary } from '../model/types';
 import type { LayerCost, RankInfo } from './timeline';
 

@@ -1,5 +1,6 @@
 // The Timeline: one run in memory, measured or predicted, as a columnar table of ops on one clock (HTA's per-rank table).
-import type { OpKind, Plan } from '../schedule/types';
+import type { OpKind } from '../schedule/types';
+import type { Plan } from '../plan/types';
 import type { LayerSummary } from '../model/types';
 import type { HostInfo, StepRecord } from './schema';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { change, diffRuns, opKindTotals } from '../../core/analysis/diff';
 import { buildReport } from '../../core/analysis/report';
 import { AnalysisError } from '../../core/analysis/utilization';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import { simulate } from '../../core/simulate/simulate';
 import type { OpRow, Timeline } from '../../core/trace/timeline';
 import { OpTableBuilder } from '../../core/trace/timeline';

@@ -1,5 +1,6 @@
 // Hand-built timelines for the analysis tests: ops written as [stage, op, micro-batch, start, end] in milliseconds.
-import type { OpKind, Plan } from '../../core/schedule/types';
+import type { OpKind } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import type { StepRecord } from '../../core/trace/schema';
 import type { LayerCost, Timeline } from '../../core/trace/timeline';
 import { OpTableBuilder } from '../../core/trace/timeline';

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CAPTURE_DEFAULTS, CONFIG_FIELDS, checkFields, mergeConfig, resolveBalance, uniformBalance } from '../../core/config/capture-config';
+import { CAPTURE_DEFAULTS, CONFIG_FIELDS, checkFields, mergeConfig, resolveBalance } from '../../core/config/capture-config';
+import { uniformBalance } from '../../core/plan/partition';
 import { ROOT } from '../helpers';
 
 const src = (f: string) => `--${f}`;

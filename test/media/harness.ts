@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildReport } from '../../core/analysis/report';
 import type { LayerSummary } from '../../core/model/types';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import type { CostModel } from '../../core/simulate/cost-model';
 import { simulate } from '../../core/simulate/simulate';
 import type { OpTable, Timeline } from '../../core/trace/timeline';

@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { uniforms } from '../../core/model/rng';
-import { formatBytes, neighbourBalances, optimalPartition, stageTimesMs } from '../../core/recommend/partition';
-import type { PartitionInput } from '../../core/recommend/partition';
+import { neighbourBalances, optimalPartition, stageTimesMs } from '../../core/plan/partition';
+import { formatBytes } from '../../core/text';
+import type { PartitionInput } from '../../core/plan/partition';
 
 /** Every balance of L layers into S stages (compositions), for brute force. */
 function compositions(L: number, S: number): number[][] {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { CostModel } from '../../core/simulate/cost-model';
 import { simulate, predictedPeakMemory } from '../../core/simulate/simulate';
 import type { LayerSummary } from '../../core/model/types';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import { UsageError } from '../../core/config/errors';
 import { layoutString, recommend, stageBytesModel, stepTimeMs } from '../../core/recommend/recommend';
 

@@ -1,10 +1,10 @@
 // All-reduce algorithms and gradient codecs, run among R in-process replicas: sums, identical results, bytes per hop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AllReduceAlgo, ReduceLink, ReduceMsg } from '../../core/runtime/allreduce';
+import type { ReduceLink, ReduceMsg } from '../../core/runtime/allreduce';
+import type { AllReduceAlgo, Compression } from '../../core/plan/types';
 import { allReduce, chunkBounds } from '../../core/runtime/allreduce';
 import { Mailbox } from '../../core/runtime/mailbox';
-import type { Compression } from '../../core/runtime/compress';
 import { compress, decompress, fromHalf, toHalf, wireBytes } from '../../core/runtime/compress';
 
 /** R replicas exchanging messages through queues (asynchronously, like MessagePorts). */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunResult, Weights } from '../../core/runtime/executor';
 import { PipelineError } from '../../core/runtime/executor';
-import type { SyncConfig } from '../../core/runtime/protocol';
+import type { SyncConfig } from '../../core/plan/types';
 import { smallRun } from './run';
 
 function maxDiff(a: Weights, b: Weights): { diff: number; where: string } {

@@ -4,7 +4,7 @@ import type { BuiltinModel } from '../../core/model/builtin';
 import { runPipeline } from '../../core/runtime/executor';
 import type { RunOptions, RunResult, Weights } from '../../core/runtime/executor';
 import assert from 'node:assert/strict';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import { DEFAULT_OPTIMIZER } from '../../core/runtime/optimizer';
 
 export const SMALL: Record<BuiltinModel, Record<string, number>> = {

@@ -1,7 +1,7 @@
 // Transparency (torchgpipe): pipelined training gives the weights of unsplit training on the whole minibatch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import { maxDiff, smallRun } from './run';
 
 const cases: { model: 'mlp' | 'cnn' | 'transformer'; plans: (Partial<Plan> & { balance: number[] })[] }[] = [

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { PipelineError } from '../../core/runtime/executor';
 import { loadBackend, workDone } from '../../core/runtime/backends';
 import type { RunOptions } from '../../core/runtime/executor';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import type { BuiltinModel } from '../../core/model/builtin';
 import { smallRun } from './run';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSchedule } from '../../core/schedule';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import type { CompleteEvent, TraceEvent, TraceFile } from '../../core/trace/schema';
 import { timelineFromTrace } from '../../core/trace/import';
 import { gpuShare } from '../../core/analysis/gpu-share';

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyticBubble, buildSchedule, dependencies, unitTimeline, zbH1, oneFOneB } from '../../core/schedule';
-import type { Plan, Schedule, ScheduledOp, ScheduleName } from '../../core/schedule';
+import type { Schedule, ScheduledOp } from '../../core/schedule';
+import type { Plan, ScheduleName } from '../../core/plan/types';
 import type { ScheduleShape } from '../../core/schedule/validate';
 import { analyticBubble as utilizationBubble } from '../../core/analysis/utilization';
 

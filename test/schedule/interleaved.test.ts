@@ -1,7 +1,9 @@
 // Interleaved 1F1B as data: the drawn timeline, Megatron-LM's chunk order, torch's micro-batch rule, validity and memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { interleaved1F1B, oneFOneB, unitTimeline, validateSchedule, buildSchedule, checkChunks, stageCount, virtualStages, interleavedRounds, opLabel } from '../../core/schedule';
+import { interleaved1F1B, oneFOneB, unitTimeline, validateSchedule, buildSchedule, opLabel } from '../../core/schedule';
+import { checkChunks, interleavedRounds } from '../../core/plan/check';
+import { stageCount, virtualStages } from '../../core/plan/types';
 import type { Schedule } from '../../core/schedule';
 
 const grid = (s: Schedule, stages: number, microbatches: number, chunks: number) =>

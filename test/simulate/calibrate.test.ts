@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { calibrate, CalibrationError } from '../../core/simulate/calibrate';
 import { simulate } from '../../core/simulate/simulate';
 import type { Timeline } from '../../core/trace/timeline';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 import type { CostModel } from '../../core/simulate/cost-model';
 import { lossMs } from '../../core/simulate/cost-model';
 import { timelineFromTrace } from '../../core/trace/import';

@@ -3,7 +3,7 @@ import type { CostModel } from '../../core/simulate/cost-model';
 import type { LayerSummary } from '../../core/model/types';
 import type { OpRow, Timeline } from '../../core/trace/timeline';
 import { opAt } from '../../core/trace/timeline';
-import type { Plan } from '../../core/schedule/types';
+import type { Plan } from '../../core/plan/types';
 
 /** L equal layers: forward f ms and backward b ms per micro-batch of `mb` samples (proportional to samples), free links, free OPT. */
 export function unitCosts(L: number, opts: { f?: number; b?: number; mb?: number; saved?: number; act?: number; params?: number } = {}): CostModel {

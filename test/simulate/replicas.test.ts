@@ -6,7 +6,7 @@ import { simulate } from '../../core/simulate/simulate';
 import { calibrate } from '../../core/simulate/calibrate';
 import { timelineFromTrace } from '../../core/trace/import';
 import { buildReport } from '../../core/analysis/report';
-import type { Plan, SyncConfig } from '../../core/schedule/types';
+import type { Plan, SyncConfig } from '../../core/plan/types';
 import { OP } from '../../core/trace/timeline';
 import { median } from '../../core/runtime/executor';
 import { smallRun } from '../runtime/run';

@@ -1,4 +1,18 @@
-// Optimal contiguous partition of layers into stages (PipeDream's planner DP): least bottleneck stage time under a per-stage memory limit.
+// Partitions of layers into stages: uniform, the optimal split (PipeDream's planner DP: least bottleneck under a memory limit), neighbours, divisors.
+import { formatBytes } from '../text';
+
+/** Splits `layers` into `stages` contiguous runs as evenly as possible, earlier stages taking the remainder. */
+export function uniformBalance(layers: number, stages: number): number[] {
+  const base = Math.floor(layers / stages);
+  return Array.from({ length: stages }, (_, s) => base + (s < layers % stages ? 1 : 0));
+}
+
+/** The divisors of n up to `max`, in order: O(max), whatever n is (a list of every divisor of 10^9 does not fit in memory). */
+export function divisors(n: number, max = n): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= Math.min(max, n); d++) if (n % d === 0) out.push(d);
+  return out;
+}
 
 export interface PartitionInput {
   /** Time of each layer per micro-batch, ms: F + B, plus R when the plan recomputes. */
@@ -17,18 +31,6 @@ export interface PartitionInput {
 export type PartitionResult =
   | { ok: true; balance: number[]; bottleneckMs: number; stageMs: number[] }
   | { ok: false; reason: string };
-
-/** 1.5 GiB, 512 MiB, 900 B: binary units, three significant digits. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = 0;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v.toFixed(0) : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
-}
 
 function prefixSums(xs: readonly number[]): Float64Array {
   const p = new Float64Array(xs.length + 1);
